@@ -1,0 +1,51 @@
+"""geobatch: self-hosted batch geocoding over open data.
+
+The library entry point is :func:`open`, which opens an index directory and returns a
+:class:`~geobatch.geocode.geocoder.Geocoder` with ``geocode`` and ``reverse`` methods.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from geobatch.model import (
+    Address,
+    BoundingBox,
+    CalculationMethod,
+    Confidence,
+    EntityType,
+    GeocodeRequest,
+    GeocodeResult,
+    MatchCode,
+    Point,
+    ResultStatus,
+)
+
+if TYPE_CHECKING:
+    from geobatch.geocode.geocoder import Geocoder
+
+__all__ = [
+    "Address",
+    "BoundingBox",
+    "CalculationMethod",
+    "Confidence",
+    "EntityType",
+    "GeocodeRequest",
+    "GeocodeResult",
+    "MatchCode",
+    "Point",
+    "ResultStatus",
+    "open",
+]
+
+__version__ = "0.1.0"
+
+
+def open(index: str | Path | None = None) -> Geocoder:
+    """Open the index at ``index`` (default: the per-user index) for geocoding."""
+    from geobatch.config import Settings
+    from geobatch.geocode.geocoder import Geocoder
+
+    settings = Settings.from_env()
+    return Geocoder.open(Path(index) if index is not None else settings.index_dir)

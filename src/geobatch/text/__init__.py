@@ -1,0 +1,1 @@
+"""Pure string work: folding, tokens, abbreviations, house numbers, units and postcodes. No I/O."""

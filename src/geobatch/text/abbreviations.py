@@ -1,0 +1,104 @@
+"""Abbreviations and name keys.
+
+A *name key* is how a street or place name is matched: folded words, abbreviations expanded, then
+joined without spaces, so "Landstr.", "Land strasse" and "Landstraße" all give ``landstrasse``,
+and "N Main St" and "North Main Street" both give ``northmainstreet``. Index and query build keys
+with the same function, so they agree by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from geobatch.text.normalize import tokenize
+
+# Expanded wherever they stand in a name.
+_ANYWHERE: dict[str, str] = {
+    # English
+    "ave": "avenue",
+    "av": "avenue",
+    "avn": "avenue",
+    "rd": "road",
+    "blvd": "boulevard",
+    "bd": "boulevard",
+    "ln": "lane",
+    "ct": "court",
+    "pl": "place",
+    "pkwy": "parkway",
+    "pky": "parkway",
+    "hwy": "highway",
+    "sq": "square",
+    "ter": "terrace",
+    "terr": "terrace",
+    "cir": "circle",
+    "hts": "heights",
+    "expy": "expressway",
+    "tpke": "turnpike",
+    "cres": "crescent",
+    "crt": "court",
+    "mt": "mount",
+    "ft": "fort",
+    "n": "north",
+    "s": "south",
+    "e": "east",
+    "w": "west",
+    "ne": "northeast",
+    "nw": "northwest",
+    "se": "southeast",
+    "sw": "southwest",
+    # German
+    "str": "strasse",
+    "strs": "strasse",
+    "pl.": "platz",
+    # Danish / Norwegian / Swedish
+    "gl": "gammel",
+    "kgs": "kongens",
+    "skt": "sankt",
+    "sct": "sankt",
+    # French
+    "bvd": "boulevard",
+    "che": "chemin",
+    "rte": "route",
+}
+
+# "St" is Street at the end of a name and Saint at the start; "Dr" Drive at the end, Doctor first.
+_FIRST: dict[str, str] = {"st": "saint", "ste": "sainte", "dr": "doctor", "ft": "fort"}
+_LAST: dict[str, str] = {"st": "street", "dr": "drive", "ste": "suite"}
+
+# Word endings that abbreviate a suffix glued to the name: "Landstr" -> "Landstrasse".
+_SUFFIXES: tuple[tuple[str, str], ...] = (("str", "strasse"),)
+
+
+def expand(tokens: Sequence[str]) -> list[str]:
+    """Expand abbreviations in the folded words of one name (position matters for St/Dr)."""
+    out: list[str] = []
+    last = len(tokens) - 1
+    for i, tok in enumerate(tokens):
+        if last > 0 and i == 0 and tok in _FIRST:
+            out.append(_FIRST[tok])
+        elif i == last and tok in _LAST:
+            out.append(_LAST[tok])
+        elif tok in _ANYWHERE:
+            out.append(_ANYWHERE[tok])
+        else:
+            out.append(_expand_suffix(tok))
+    return out
+
+
+def _expand_suffix(tok: str) -> str:
+    for short, full in _SUFFIXES:
+        if len(tok) > len(short) + 1 and tok.endswith(short) and not tok[-len(short) - 1].isdigit():
+            return tok[: -len(short)] + full
+    return tok
+
+
+def key_of_tokens(tokens: Sequence[str]) -> str:
+    """The name key of a run of folded words."""
+    return "".join(expand(tokens))
+
+
+@lru_cache(maxsize=200_000)
+def name_key(name: str) -> str:
+    """The name key of a name as written: ``name_key("Landstr.") == "landstrasse"``."""
+    return key_of_tokens(tokenize(name))

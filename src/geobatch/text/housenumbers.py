@@ -1,0 +1,33 @@
+"""House numbers as people write them: 12, 12a, 12 A, 12-14, Queens-style 203-06, 12/3."""
+
+from __future__ import annotations
+
+import re
+
+# A number, an optional letter, and optionally more number parts joined by - or /.
+HOUSENUMBER = re.compile(r"^\d{1,6}[a-z]?(?:[-/]\d{1,5}[a-z]?)?$")
+_LEADING_INT = re.compile(r"^(\d+)")
+_SPACES_IN_NUMBER = re.compile(r"(?<=\d)\s*([-/])\s*(?=\d)|(?<=\d)\s+(?=[a-z](?![a-z0-9]))")
+
+
+def normalize_housenumber(text: str) -> str:
+    """Comparable form: ``"12 A"`` → ``"12a"``, ``"203 - 06"`` → ``"203-06"``."""
+    folded = text.strip().lower()
+    folded = _SPACES_IN_NUMBER.sub(lambda m: m.group(1) or "", folded)
+    return folded.replace(" ", "")
+
+
+def is_housenumber(token: str) -> bool:
+    return bool(HOUSENUMBER.match(token))
+
+
+def housenumber_int(text: str) -> int | None:
+    """The leading integer of a house number (``"12a"`` → 12), for interpolation and nearness."""
+    m = _LEADING_INT.match(text)
+    return int(m.group(1)) if m else None
+
+
+def split_list(value: str) -> list[str]:
+    """OSM allows several numbers in one tag: ``"1;3;5"`` or ``"1, 3"``."""
+    parts = re.split(r"[;,]", value)
+    return [p.strip() for p in parts if p.strip()]

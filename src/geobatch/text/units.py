@@ -1,0 +1,42 @@
+"""Units, apartments and junk: pulled out of an address line before it is matched.
+
+A unit ("Apt 4B", "#12", "Top 3", "Flat 2", "Unit 5") must never break a match: it is cut from
+the text, kept, and put back into the result. "c/o" lines and PO boxes carry no location and go.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNIT_WORDS = (
+    r"apt|apartment|appt|unit|suite|ste|flat|top|whg|wohnung|room|rm|lgh|lejl|lejlighed|"
+    r"bldg|building|stiege|tur|tuer|door|dept|department|office|ofc|space|spc|lot|"
+    r"floor|etage|stock|og"
+)
+_UNIT = re.compile(
+    rf"(?:,\s*)?(?:\b(?:{_UNIT_WORDS})\b\.?\s*(?:no\.?|nr\.?|number)?\s*(?P<v1>[a-z]?\d[-a-z0-9/]*|[a-z]\b)"
+    rf"|#\s*(?P<v2>[a-z0-9][-a-z0-9/]*))",
+    re.IGNORECASE,
+)
+_CARE_OF = re.compile(r"\b(?:c/o|c\.o\.|care of|attn:?|z\.?\s?hd\.?)[^,\n]*,?", re.IGNORECASE)
+_PO_BOX = re.compile(
+    r"\b(?:p\.?\s?o\.?\s?box|post\s+office\s+box|postfach|case postale|boite postale|bp)\s*\d+\b,?",
+    re.IGNORECASE,
+)
+
+
+def split_unit(text: str) -> tuple[str, str | None]:
+    """``("Main St 5 Apt 4B")`` → ``("Main St 5", "Apt 4B")``; the unit as written, or None."""
+    m = _UNIT.search(text)
+    if not m:
+        return text, None
+    unit = m.group(0).strip(" ,")
+    rest = (text[: m.start()] + " " + text[m.end() :]).strip(" ,")
+    return " ".join(rest.split()), unit
+
+
+def strip_junk(text: str) -> str:
+    """Remove care-of lines and PO boxes, which locate nothing."""
+    text = _CARE_OF.sub(" ", text)
+    text = _PO_BOX.sub(" ", text)
+    return " ".join(text.split())
