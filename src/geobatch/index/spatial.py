@@ -1,0 +1,94 @@
+"""Spatial helpers shared by the builder and the geocoders: unit vectors, KD-trees, polygons.
+
+Distances on the sphere are answered by a KD-tree over 3-D unit vectors: the chord between two
+unit vectors is monotonic in the great-circle distance, so nearest-neighbour queries are exact
+and vectorised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+EARTH_RADIUS_M = 6_371_008.8
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+def unit_vectors(lat: FloatArray, lon: FloatArray) -> FloatArray:
+    """(n, 3) unit vectors for degrees of latitude and longitude."""
+    la = np.radians(lat)
+    lo = np.radians(lon)
+    cos_la = np.cos(la)
+    return np.column_stack((cos_la * np.cos(lo), cos_la * np.sin(lo), np.sin(la)))
+
+
+def chord_for(metres: float) -> float:
+    """The chord length (on the unit sphere) of a great-circle distance in metres."""
+    return float(2.0 * np.sin(min(metres / EARTH_RADIUS_M, np.pi) / 2.0))
+
+
+def metres_for(chord: FloatArray) -> FloatArray:
+    """Great-circle metres for chord lengths on the unit sphere."""
+    return np.asarray(2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0)) * EARTH_RADIUS_M)
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    la1, la2 = np.radians(lat1), np.radians(lat2)
+    dla = la2 - la1
+    dlo = np.radians(lon2 - lon1)
+    a = np.sin(dla / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin(dlo / 2) ** 2
+    return float(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(min(1.0, a))))
+
+
+class PointTree:
+    """Nearest-point queries over a fixed set of points."""
+
+    def __init__(self, lat: FloatArray, lon: FloatArray) -> None:
+        self.size = len(lat)
+        self._tree = cKDTree(unit_vectors(lat, lon)) if self.size else None
+
+    def nearest(
+        self, lat: FloatArray, lon: FloatArray, max_metres: float
+    ) -> tuple[IntArray, FloatArray]:
+        """Index of the nearest point (``-1`` where none is within ``max_metres``) and metres."""
+        n = len(lat)
+        if self._tree is None or n == 0:
+            return np.full(n, -1, dtype=np.int64), np.full(n, np.inf)
+        chord, idx = self._tree.query(
+            unit_vectors(lat, lon), k=1, distance_upper_bound=chord_for(max_metres)
+        )
+        found = np.isfinite(chord)
+        out = np.where(found, idx, -1).astype(np.int64)
+        metres = np.where(found, metres_for(np.where(found, chord, 0.0)), np.inf)
+        return out, metres
+
+
+@dataclass(frozen=True, slots=True)
+class Containment:
+    """Pairs (point index, polygon index) where the point lies in the polygon."""
+
+    points: IntArray
+    polygons: IntArray
+
+
+class PolygonIndex:
+    """Which polygons contain which points, in one vectorised call."""
+
+    def __init__(self, geometries: Sequence[shapely.Geometry]) -> None:
+        self.geometries = list(geometries)
+        self._tree = shapely.STRtree(self.geometries) if self.geometries else None
+
+    def containing(self, lat: FloatArray, lon: FloatArray) -> Containment:
+        if self._tree is None or len(lat) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return Containment(empty, empty)
+        pts = shapely.points(lon, lat)
+        pairs = self._tree.query(pts, predicate="within")
+        return Containment(pairs[0].astype(np.int64), pairs[1].astype(np.int64))
