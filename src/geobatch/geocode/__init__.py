@@ -1,0 +1,1 @@
+"""Forward and reverse geocoding over a loaded index: query analysis, candidates, ranking."""

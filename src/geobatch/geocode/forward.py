@@ -1,0 +1,508 @@
+"""Forward geocoding: candidates from the query analysis, scored by the rules, best first."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from geobatch.geocode.formatting import format_address
+from geobatch.geocode.interpolate import interpolate_number
+from geobatch.geocode.query import Analysis, Role, Span, analyse
+from geobatch.geocode.rules import (
+    AMBIGUOUS_DISTANCE_M,
+    AMBIGUOUS_SCORE_GAP,
+    LEVEL,
+    POPULATION_BONUS_MAX,
+    WEIGHT,
+    Evidence,
+    confidence,
+    match_codes,
+)
+from geobatch.geocode.vocabulary import SETTLEMENT_KINDS, Vocabulary, locality_keys
+from geobatch.index.read import PlaceRow, StreetRow
+from geobatch.index.spatial import haversine_m
+from geobatch.model import (
+    Address,
+    Answer,
+    BoundingBox,
+    CalculationMethod,
+    EntityType,
+    GeocodeRequest,
+    GeocodeResult,
+    Point,
+    ResultStatus,
+)
+from geobatch.text.abbreviations import name_key
+
+PLACE_TYPES = {
+    "country": EntityType.COUNTRY,
+    "state": EntityType.ADMIN_DIVISION1,
+    "county": EntityType.ADMIN_DIVISION2,
+    "suburb": EntityType.NEIGHBORHOOD,
+    "neighbourhood": EntityType.NEIGHBORHOOD,
+}
+_DEDUPE_M = {EntityType.ADDRESS: 50.0, EntityType.ROAD_BLOCK: 300.0, EntityType.POSTCODE: 3_000.0}
+_PLACE_DEDUPE_M = 15_000.0
+
+
+@dataclass(slots=True)
+class Candidate:
+    score: float
+    evidence: Evidence
+    point: Point
+    bbox: BoundingBox
+    address: Address
+    name: str
+    source: str
+    asked_level: int
+    method: CalculationMethod = CalculationMethod.ROOFTOP
+    covered: set[int] = field(default_factory=set)
+
+
+def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
+    if request.is_empty():
+        return Answer(ResultStatus.FAILED, reason="the request has no address text")
+    a = analyse(request, vocab)
+    if not a.tokens:
+        return Answer(ResultStatus.FAILED, reason="the request has no words or numbers to look up")
+    candidates = _street_candidates(a, vocab) + _place_candidates(a, vocab)
+    candidates += _postcode_candidates(a, vocab)
+    if not candidates:
+        return Answer(ResultStatus.NO_RESULT, reason="nothing in the index matches this address")
+    # A reading that leaves more of the query unexplained than it explains is no answer.
+    candidates = [c for c in candidates if c.evidence.unexplained_words <= _words(a, c.covered)]
+    if not candidates:
+        return Answer(ResultStatus.NO_RESULT, reason="nothing in the index matches this address")
+    ranked = _dedupe(sorted(candidates, key=lambda c: -c.score))
+    top = ranked[0]
+    ambiguous = top.evidence.duplicated or any(_rivals(top, c) for c in ranked[1:])
+    results = []
+    for c in ranked[: max(1, request.max_results)]:
+        codes = match_codes(c.evidence, c.asked_level, ambiguous)
+        results.append(
+            GeocodeResult(
+                point=c.point,
+                address=c.address,
+                entity_type=c.evidence.entity_type,
+                confidence=confidence(c.evidence, codes),
+                match_codes=codes,
+                bbox=c.bbox,
+                calculation_method=c.method,
+                name=c.name,
+                source=c.source,
+                score=round(c.score, 3),
+            )
+        )
+    return Answer(ResultStatus.OK, tuple(results))
+
+
+def _words(a: Analysis, covered: set[int]) -> int:
+    return sum(1 for i in covered if not a.tokens[i][0].isdigit())
+
+
+def _rivals(top: Candidate, other: Candidate) -> bool:
+    """Whether ``other`` is as good an answer as ``top`` somewhere else."""
+    if other.score < top.score - AMBIGUOUS_SCORE_GAP:
+        return False
+    if LEVEL[other.evidence.entity_type] > other.asked_level:
+        return False  # coarser than asked: a fallback, not a rival
+    if (
+        name_key(other.name) == name_key(top.name)
+        and other.address.country_code == top.address.country_code
+        and other.evidence.entity_type is not top.evidence.entity_type
+    ):
+        return False  # a city and its namesake province: one answer, told apart by type
+    far = haversine_m(other.point.lat, other.point.lon, top.point.lat, top.point.lon)
+    return far > AMBIGUOUS_DISTANCE_M
+
+
+def _dedupe(ranked: list[Candidate]) -> list[Candidate]:
+    """Drop a candidate that repeats a better one (the same place from two data sets)."""
+    kept: list[Candidate] = []
+    for c in ranked:
+        etype = c.evidence.entity_type
+        limit = _DEDUPE_M.get(etype, _PLACE_DEDUPE_M)
+        if any(
+            k.evidence.entity_type is etype
+            and name_key(k.name) == name_key(c.name)
+            and haversine_m(k.point.lat, k.point.lon, c.point.lat, c.point.lon) < limit
+            for k in kept
+        ):
+            continue
+        kept.append(c)
+    return kept
+
+
+# --- streets and addresses -------------------------------------------------------------------
+
+
+def _street_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
+    best_span: dict[int, Span] = {}
+    for span, row in a.street_spans:
+        old = best_span.get(row)
+        if old is None or span.end - span.start > old.end - old.start:
+            best_span[row] = span
+    return [_street_candidate(a, vocab, row, span) for row, span in best_span.items()]
+
+
+def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> Candidate:
+    street = vocab.data.streets[row]
+    covered = set(span.tokens)
+    ev = Evidence(EntityType.ROAD_BLOCK)
+    score = WEIGHT["street"]
+    score += _postcode_evidence(a, ev, covered, vocab.street_postcodes[row], match_only=True)
+    number = _house_number(a, vocab, row, span, covered)
+    score += _postcode_evidence(a, ev, covered, vocab.street_postcodes[row], match_only=False)
+    score += _context_evidence(
+        a, vocab, ev, covered, vocab.street_localities[row], vocab.street_admin[row],
+        street.country_code,
+    )  # fmt: skip
+    ev.contested = vocab.street_key_count.get(street.key, 1) > 1
+    hn_tokens = [n for n in a.numbers if n[0] not in covered]
+    if number is not None:
+        ev.entity_type = EntityType.ADDRESS
+        score += WEIGHT["interpolated_number" if number.interpolated else "house_number"]
+        ev.interpolated = number.interpolated
+        # The data has this number twice on this street, far apart: it cannot tell which.
+        ev.duplicated = number.spread_m > AMBIGUOUS_DISTANCE_M / 5
+    score += _unexplained(a, ev, covered)
+    asked = 0 if (number is not None or hn_tokens) else LEVEL[EntityType.ROAD_BLOCK]
+    return _street_result(a, vocab, street, ev, score, asked, covered, number)
+
+
+@dataclass(frozen=True, slots=True)
+class _Number:
+    text: str
+    lat: float
+    lon: float
+    postcode: str | None
+    unit: str | None
+    interpolated: bool
+    spread_m: float  # how far apart the data's points for this number are
+
+
+def _spread_m(vocab: Vocabulary, rows: list[int]) -> float:
+    if len(rows) < 2:
+        return 0.0
+    lat = vocab.data.addr_lat[rows]
+    lon = vocab.data.addr_lon[rows]
+    return haversine_m(float(lat.min()), float(lon.min()), float(lat.max()), float(lon.max()))
+
+
+def _house_number(
+    a: Analysis, vocab: Vocabulary, row: int, span: Span, covered: set[int]
+) -> _Number | None:
+    numbers = vocab.numbers_by_street.get(row, {})
+    # Prefer the number next to the street name, then longer forms ("12 a" before "12").
+    options = sorted(
+        (n for n in a.numbers if not any(t in covered for t in range(n[0], n[1]))),
+        key=lambda n: (min(abs(n[0] - span.end), abs(span.start - n[1])), n[0] - n[1]),
+    )
+    for start, end, key in options:
+        rows = numbers.get(key)
+        if rows:
+            covered.update(range(start, end))
+            chosen = _pick_unit(vocab, rows, a.unit)
+            data = vocab.data
+            return _Number(
+                data.addr_number[chosen], float(data.addr_lat[chosen]),
+                float(data.addr_lon[chosen]), data.addr_postcode[chosen],
+                data.addr_unit[chosen], False, _spread_m(vocab, rows),
+            )  # fmt: skip
+    for start, end, key in options:
+        guess = interpolate_number(vocab, row, key)
+        if guess is not None:
+            covered.update(range(start, end))
+            return _Number(key, guess[0], guess[1], None, None, True, 0.0)
+    return None
+
+
+def _pick_unit(vocab: Vocabulary, rows: list[int], unit: str | None) -> int:
+    if unit:
+        wanted = "".join(ch for ch in unit.lower() if ch.isalnum())
+        for r in rows:
+            have = vocab.data.addr_unit[r]
+            if have and "".join(ch for ch in have.lower() if ch.isalnum()).endswith(wanted[-3:]):
+                return r
+    return rows[0]
+
+
+def _street_result(
+    a: Analysis,
+    vocab: Vocabulary,
+    street: StreetRow,
+    ev: Evidence,
+    score: float,
+    asked: int,
+    covered: set[int],
+    number: _Number | None,
+) -> Candidate:
+    country = vocab.country_name(street.country_code)
+    postcode = (number.postcode if number else None) or street.postcode
+    hn = number.text if number else None
+    unit = a.unit if number else None
+    address = Address(
+        house_number=hn,
+        street=street.name,
+        unit=unit,
+        neighborhood=street.neighborhood,
+        locality=street.locality,
+        postal_code=postcode,
+        admin_district2=street.admin2,
+        admin_district=street.admin1,
+        country=country,
+        country_code=street.country_code,
+        formatted=format_address(
+            house_number=hn, street=street.name, unit=unit, locality=street.locality,
+            postal_code=postcode, admin_district=street.admin1, country=country,
+            country_code=street.country_code,
+        ),
+    )  # fmt: skip
+    if number is not None:
+        point = Point(number.lat, number.lon)
+        bbox = BoundingBox.around(number.lat, number.lon, 25.0)
+        method = (
+            CalculationMethod.INTERPOLATION if number.interpolated else CalculationMethod.ROOFTOP
+        )
+    else:
+        point = Point(street.lat, street.lon)
+        bbox = BoundingBox(*street.bbox)
+        method = CalculationMethod.INTERPOLATION
+    return Candidate(score, ev, point, bbox, address, street.name, street.source, asked,
+                     method, covered)  # fmt: skip
+
+
+# --- evidence shared by every kind of candidate ------------------------------------------------
+
+
+def _postcode_evidence(
+    a: Analysis, ev: Evidence, covered: set[int], postcodes: frozenset[str], match_only: bool
+) -> float:
+    score = 0.0
+    for span, key in a.postcode_spans:
+        if any(t in covered for t in span.tokens):
+            continue
+        if key in postcodes:
+            covered.update(span.tokens)
+            ev.postcode = True
+            score += WEIGHT["postcode"]
+        elif not match_only and (a.roles[span.start] is Role.POSTCODE or not ev.postcode):
+            # A known postcode that is not this candidate's contradicts it.
+            covered.update(span.tokens)
+            ev.conflicts += 1
+            score += WEIGHT["postcode_conflict"]
+    return score
+
+
+def _context_evidence(
+    a: Analysis,
+    vocab: Vocabulary,
+    ev: Evidence,
+    covered: set[int],
+    localities: frozenset[str],
+    admins: frozenset[str],
+    country_code: str | None,
+) -> float:
+    """Locality, admin area and country named in the query, for or against a candidate."""
+    score = 0.0
+    # Longest spans first, so "Queens Village" is read before "Queens".
+    spans = sorted(_all_spans(a), key=lambda s: s.start - s.end)
+    for span in spans:
+        if any(t in covered for t in span.tokens):
+            continue
+        if span.key in localities:
+            covered.update(span.tokens)
+            ev.locality = True
+            score += WEIGHT["locality"]
+        elif span.key in admins:
+            covered.update(span.tokens)
+            ev.admin = True
+            score += WEIGHT["admin"]
+    readings: dict[Span, list[PlaceRow]] = {}
+    for span, prow in a.place_spans:
+        readings.setdefault(span, []).append(vocab.data.places[prow])
+    for span in sorted(readings, key=lambda sp: sp.start - sp.end):
+        if any(t in covered for t in span.tokens):
+            continue
+        # A span may name several places ("IL": Israel, Illinois): the reading that agrees wins.
+        outcomes = [_place_context(p, span, country_code, admins, a) for p in readings[span]]
+        best = max(outcomes, key=lambda o: o[0])
+        if best[0] == 0.0 and not best[1]:
+            continue
+        covered.update(span.tokens)
+        score += best[0]
+        if best[0] < 0:
+            ev.conflicts += 1
+        elif best[1] == "country":
+            ev.country = True
+        elif best[1] == "admin":
+            ev.admin = True
+    return score
+
+
+def _place_context(
+    place: PlaceRow,
+    span: Span,
+    country_code: str | None,
+    admins: frozenset[str],
+    a: Analysis,
+) -> tuple[float, str]:
+    """What one reading of a span says about a candidate: (score, what it confirmed)."""
+    if place.kind == "country":
+        if place.country_code == country_code:
+            return WEIGHT["country"], "country"
+        return WEIGHT["country_conflict"], "conflict"
+    if place.kind == "state":
+        if place.country_code != country_code:
+            return 0.0, ""
+        if locality_keys(place.name) & admins or (place.admin1_code or "").lower() in admins:
+            return WEIGHT["admin"], "admin"
+        return WEIGHT["admin_conflict"], "conflict"
+    if place.kind in SETTLEMENT_KINDS and a.roles[span.start] in (Role.ANY, Role.LOCALITY):
+        if place.country_code not in (country_code, None):
+            return 0.0, ""
+        return WEIGHT["locality_conflict"], "conflict"
+    return 0.0, ""
+
+
+def _all_spans(a: Analysis) -> list[Span]:
+    """Every span of the query's groups (for locality names that are not places of their own)."""
+    from geobatch.text.abbreviations import key_of_tokens
+
+    spans = []
+    n = len(a.tokens)
+    for i in range(n):
+        for j in range(i + 1, min(n, i + 6) + 1):
+            if a.roles[j - 1] is not a.roles[i]:
+                break
+            spans.append(Span(i, j, key_of_tokens(a.tokens[i:j])))
+    return spans
+
+
+def _unexplained(a: Analysis, ev: Evidence, covered: set[int]) -> float:
+    score = 0.0
+    for i in a.word_tokens():
+        if i in covered:
+            continue
+        if a.tokens[i][0].isdigit():
+            score += WEIGHT["unexplained_number"]
+        else:
+            ev.unexplained_words += 1
+            score += WEIGHT["unexplained_word"]
+    return score
+
+
+# --- places, admin areas, countries and postcodes ----------------------------------------------
+
+
+def _place_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
+    out = []
+    for span, row in a.place_spans:
+        place = vocab.data.places[row]
+        role = a.roles[span.start]
+        if role is Role.COUNTRY and place.kind != "country":
+            continue
+        if role is Role.ADMIN and place.kind not in ("state", "county"):
+            continue
+        out.append(_place_candidate(a, vocab, place, span))
+    return out
+
+
+def _place_candidate(a: Analysis, vocab: Vocabulary, place: PlaceRow, span: Span) -> Candidate:
+    etype = PLACE_TYPES.get(place.kind, EntityType.POPULATED_PLACE)
+    ev = Evidence(etype)
+    covered = set(span.tokens)
+    score = WEIGHT["place_entity"] + _population_bonus(place.population)
+    if etype is EntityType.COUNTRY:
+        score += WEIGHT["country_entity"]
+    elif etype is EntityType.POPULATED_PLACE:
+        score += WEIGHT["settlement_entity"]
+        if place.keys and span.key != place.keys[0]:
+            score += WEIGHT["alternate_name"]
+    own = locality_keys(place.name)
+    admins = locality_keys(place.admin1) | (
+        {place.admin1_code.lower()} if place.admin1_code else set()
+    )
+    score += _context_evidence(a, vocab, ev, covered, own, frozenset(admins), place.country_code)
+    score += _unexplained(a, ev, covered)
+    asked = _asked_level(a, covered, etype)
+    country = vocab.country_name(place.country_code)
+    name = place.name
+    address = Address(
+        locality=name if etype in (EntityType.POPULATED_PLACE, EntityType.NEIGHBORHOOD) else None,
+        neighborhood=name if etype is EntityType.NEIGHBORHOOD else None,
+        admin_district=place.admin1 if etype is not EntityType.ADMIN_DIVISION1 else name,
+        admin_district2=place.admin2 if etype is not EntityType.ADMIN_DIVISION2 else name,
+        country=country,
+        country_code=place.country_code,
+        formatted=", ".join(
+            dict.fromkeys(
+                p for p in (name, place.admin1 if etype is not EntityType.COUNTRY else None,
+                            country) if p
+            )
+        ),
+    )  # fmt: skip
+    return Candidate(score, ev, Point(place.lat, place.lon), BoundingBox(*place.bbox), address,
+                     name, place.source, asked, CalculationMethod.ROOFTOP, covered)  # fmt: skip
+
+
+def _population_bonus(population: int) -> float:
+    return min(POPULATION_BONUS_MAX, math.log10(population + 1) * POPULATION_BONUS_MAX / 7.0)
+
+
+def _asked_level(a: Analysis, covered: set[int], etype: EntityType) -> int:
+    """How fine the query was: a house number asks for an address, stray words for a street."""
+    left = [i for i in a.word_tokens() if i not in covered]
+    if any(a.tokens[i][0].isdigit() for i in left) and any(
+        not a.tokens[i][0].isdigit() for i in left
+    ):
+        return LEVEL[EntityType.ADDRESS]
+    if any(not a.tokens[i][0].isdigit() for i in left):
+        return LEVEL[EntityType.ROAD_BLOCK]
+    if left:
+        return LEVEL[EntityType.POSTCODE]
+    return LEVEL[etype]
+
+
+def _postcode_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
+    out = []
+    seen: set[int] = set()
+    for span, key in a.postcode_spans:
+        for row in vocab.postcodes_by_key.get(key, ()):
+            if row in seen:
+                continue
+            seen.add(row)
+            pc = vocab.data.postcodes[row]
+            ev = Evidence(EntityType.POSTCODE, postcode=True)
+            covered = set(span.tokens)
+            score = WEIGHT["postcode_entity"]
+            score += _context_evidence(
+                a, vocab, ev, covered, locality_keys(pc.locality), locality_keys(pc.admin1),
+                pc.country_code,
+            )  # fmt: skip
+            score += _unexplained(a, ev, covered)
+            country = vocab.country_name(pc.country_code)
+            address = Address(
+                postal_code=pc.postcode, locality=pc.locality, admin_district=pc.admin1,
+                country=country, country_code=pc.country_code,
+                formatted=format_address(
+                    house_number=None, street=None, unit=None, locality=pc.locality,
+                    postal_code=pc.postcode, admin_district=pc.admin1, country=country,
+                    country_code=pc.country_code,
+                ),
+            )  # fmt: skip
+            out.append(
+                Candidate(
+                    score,
+                    ev,
+                    Point(pc.lat, pc.lon),
+                    BoundingBox(*pc.bbox),
+                    address,
+                    pc.postcode,
+                    pc.source,
+                    _asked_level(a, covered, EntityType.POSTCODE),
+                    CalculationMethod.ROOFTOP,
+                    covered,
+                )
+            )
+    return out

@@ -1,0 +1,136 @@
+"""Query analysis: a request becomes tokens in groups, with every span looked up once.
+
+Free text is split at commas into groups; each structured field is a group of its own with a
+role that limits what its words may be (a Locality field is never read as a street). A span never
+crosses a group boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from geobatch.geocode.vocabulary import Vocabulary
+from geobatch.model import GeocodeRequest
+from geobatch.text.abbreviations import key_of_tokens
+from geobatch.text.housenumbers import is_housenumber, normalize_housenumber
+from geobatch.text.normalize import query_tokens
+from geobatch.text.postcodes import postcode_key
+from geobatch.text.units import split_unit, strip_junk
+
+MAX_SPAN = 6
+
+# Words that carry no location: never counted as unexplained.
+STOPWORDS = frozenset({"in", "at", "the", "of", "near", "and", "bei", "im", "am", "de", "la"})
+
+
+class Role(StrEnum):
+    ANY = "any"  # free text
+    ADDRESS = "address"  # AddressLine: street, number, unit (or a place when there is no street)
+    LOCALITY = "locality"
+    ADMIN = "admin"
+    POSTCODE = "postcode"
+    COUNTRY = "country"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int  # exclusive
+    key: str
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    @property
+    def tokens(self) -> range:
+        return range(self.start, self.end)
+
+
+@dataclass(slots=True)
+class Analysis:
+    tokens: list[str]
+    roles: list[Role]
+    unit: str | None
+    street_spans: list[tuple[Span, int]] = field(default_factory=list)  # (span, street row)
+    place_spans: list[tuple[Span, int]] = field(default_factory=list)  # (span, place row)
+    postcode_spans: list[tuple[Span, str]] = field(default_factory=list)  # (span, postcode key)
+    numbers: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, hn key)
+
+    def word_tokens(self) -> list[int]:
+        return [i for i, t in enumerate(self.tokens) if t not in STOPWORDS]
+
+
+def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
+    tokens: list[str] = []
+    roles: list[Role] = []
+    groups: list[tuple[int, int]] = []
+    unit: str | None = None
+    for text, role in _fields(request):
+        if role in (Role.ANY, Role.ADDRESS):
+            text, found_unit = split_unit(strip_junk(text))
+            unit = unit or found_unit
+        parts = text.split(",") if role in (Role.ANY, Role.ADDRESS) else [text]
+        for part in parts:
+            words = query_tokens(part)
+            if words:
+                groups.append((len(tokens), len(tokens) + len(words)))
+                tokens.extend(words)
+                roles.extend([role] * len(words))
+    analysis = Analysis(tokens, roles, unit)
+    for start, end in groups:
+        _lookup_group(analysis, vocab, start, end)
+    return analysis
+
+
+def _fields(request: GeocodeRequest) -> list[tuple[str, Role]]:
+    fields = [
+        (request.query, Role.ANY),
+        (request.address_line, Role.ADDRESS),
+        (request.locality, Role.LOCALITY),
+        (request.postal_town, Role.LOCALITY),
+        (request.admin_district2, Role.ADMIN),
+        (request.admin_district, Role.ADMIN),
+        (request.postal_code, Role.POSTCODE),
+        (request.country, Role.COUNTRY),
+    ]
+    return [(text, role) for text, role in fields if text and text.strip()]
+
+
+_STREET_ROLES = (Role.ANY, Role.ADDRESS)
+_PLACE_ROLES = (Role.ANY, Role.ADDRESS, Role.LOCALITY, Role.ADMIN, Role.COUNTRY)
+_POSTCODE_ROLES = (Role.ANY, Role.ADDRESS, Role.POSTCODE)
+
+
+def _lookup_group(a: Analysis, vocab: Vocabulary, start: int, end: int) -> None:
+    role = a.roles[start]
+    for i in range(start, end):
+        for j in range(i + 1, min(end, i + MAX_SPAN) + 1):
+            key = key_of_tokens(a.tokens[i:j])
+            if not key or all(t in STOPWORDS for t in a.tokens[i:j]):
+                continue
+            span = Span(i, j, key)
+            if role in _STREET_ROLES:
+                for row in vocab.streets_by_key.get(key, ()):
+                    a.street_spans.append((span, row))
+            if role in _PLACE_ROLES:
+                for row in vocab.places_by_key.get(key, ()):
+                    a.place_spans.append((span, row))
+            if role in _POSTCODE_ROLES and j - i <= 2:
+                pkey = postcode_key("".join(a.tokens[i:j]))
+                if pkey in vocab.postcodes_by_key or (role is Role.POSTCODE and j == end):
+                    a.postcode_spans.append((span, pkey))
+    if role in _STREET_ROLES:
+        _find_numbers(a, start, end)
+
+
+def _find_numbers(a: Analysis, start: int, end: int) -> None:
+    for i in range(start, end):
+        tok = a.tokens[i]
+        if not is_housenumber(tok):
+            continue
+        a.numbers.append((i, i + 1, normalize_housenumber(tok)))
+        # "12 A": a lone letter after a number is part of it.
+        nxt = a.tokens[i + 1] if i + 1 < end else ""
+        if len(nxt) == 1 and nxt.isalpha() and tok.isdigit():
+            a.numbers.append((i, i + 2, tok + nxt))

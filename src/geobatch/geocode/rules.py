@@ -1,0 +1,112 @@
+"""Scores, match codes and confidence: every rule in one place, to be read and audited.
+
+A candidate collects *evidence*: what of the query it explains (street, house number, locality,
+postcode, admin area, country) and what contradicts it. Its score is the sum of the weights below.
+Match code and confidence then follow from the evidence by the two tables at the bottom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geobatch.model import Confidence, EntityType, MatchCode
+
+# Score weights. Positive: the query says so and the candidate agrees. Negative: it disagrees.
+WEIGHT = {
+    "street": 10.0,
+    "house_number": 6.0,
+    "interpolated_number": 4.0,
+    "postcode_entity": 9.0,
+    "place_entity": 8.0,
+    # "USA" is the country before it is any town's alternate name; a city before its namesake
+    # province ("São Paulo", "Kyoto").
+    "country_entity": 2.0,
+    "settlement_entity": 0.25,
+    # A town matched by one of its many alternate (often historical) names, not its own.
+    "alternate_name": -1.0,
+    "locality": 4.0,
+    "postcode": 4.0,
+    "admin": 2.0,
+    "country": 1.5,
+    "locality_conflict": -4.0,
+    "postcode_conflict": -3.0,
+    "admin_conflict": -2.0,
+    "country_conflict": -8.0,
+    "unexplained_word": -1.5,
+    "unexplained_number": -0.5,
+}
+# A place's size breaks ties between places of one name: at most this much, for ~10 million.
+POPULATION_BONUS_MAX = 2.0
+# Two candidates within this score of each other, and this far apart, make the answer ambiguous.
+AMBIGUOUS_SCORE_GAP = 1.0
+AMBIGUOUS_DISTANCE_M = 500.0
+
+# How fine each entity type is: a result coarser than what the query asked for is UpHierarchy.
+LEVEL = {
+    EntityType.ADDRESS: 0,
+    EntityType.ROAD_BLOCK: 1,
+    EntityType.POSTCODE: 2,
+    EntityType.NEIGHBORHOOD: 3,
+    EntityType.POPULATED_PLACE: 3,
+    EntityType.ADMIN_DIVISION2: 4,
+    EntityType.ADMIN_DIVISION1: 5,
+    EntityType.COUNTRY: 6,
+}
+
+
+@dataclass(slots=True)
+class Evidence:
+    entity_type: EntityType
+    locality: bool = False
+    postcode: bool = False
+    admin: bool = False
+    country: bool = False
+    conflicts: int = 0
+    unexplained_words: int = 0
+    interpolated: bool = False
+    # Several entities of the same name with nothing in the query to choose among them.
+    contested: bool = False
+    # The data holds the matched house number at several points far apart.
+    duplicated: bool = False
+
+
+def match_codes(evidence: Evidence, asked_level: int, ambiguous: bool) -> tuple[MatchCode, ...]:
+    """Good, or UpHierarchy when coarser than asked, plus Ambiguous when undecided."""
+    codes: list[MatchCode] = []
+    if LEVEL[evidence.entity_type] > asked_level:
+        codes.append(MatchCode.UP_HIERARCHY)
+    if ambiguous:
+        codes.append(MatchCode.AMBIGUOUS)
+    return tuple(codes) or (MatchCode.GOOD,)
+
+
+def confidence(evidence: Evidence, codes: tuple[MatchCode, ...]) -> Confidence:
+    """The confidence table; the first row that holds decides.
+
+    ===============================================================  ==========
+    condition                                                        confidence
+    ===============================================================  ==========
+    Ambiguous and UpHierarchy                                        Low
+    Ambiguous                                                        Medium
+    UpHierarchy to a street, with locality or postcode confirmed     Medium
+    UpHierarchy otherwise                                            Low
+    something in the query contradicts it (conflicts)                Low
+    interpolated address, or words left unexplained                  Medium
+    a street name found in several places, none confirmed            Medium
+    otherwise: Good, nothing contradicted, everything explained      High
+    ===============================================================  ==========
+    """
+    up = MatchCode.UP_HIERARCHY in codes
+    confirmed = evidence.locality or evidence.postcode
+    if MatchCode.AMBIGUOUS in codes:
+        return Confidence.LOW if up else Confidence.MEDIUM
+    if up:
+        street_up = evidence.entity_type is EntityType.ROAD_BLOCK and confirmed
+        return Confidence.MEDIUM if street_up else Confidence.LOW
+    if evidence.conflicts:
+        return Confidence.LOW
+    if evidence.interpolated or evidence.unexplained_words:
+        return Confidence.MEDIUM
+    if evidence.contested and not confirmed:
+        return Confidence.MEDIUM
+    return Confidence.HIGH

@@ -1,0 +1,102 @@
+"""The index's own vocabulary, as dictionaries from name keys to rows.
+
+A query is read against this vocabulary (as Nominatim and Addok do): every run of words is looked
+up as a possible street, place or postcode, so no statistical parser is needed and it works in
+any language the data has.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from geobatch.index.read import IndexData
+from geobatch.text.abbreviations import name_key
+from geobatch.text.postcodes import postcode_key
+
+# Words people add to locality names that the data often leaves out, and the reverse.
+_LOCALITY_NOISE = ("county", "bezirk", "kreis", "district", "city", "stadt", "marktgemeinde")
+
+SETTLEMENT_KINDS = frozenset({"city", "town", "village", "hamlet", "suburb", "neighbourhood"})
+
+
+def locality_keys(*names: str | None) -> frozenset[str]:
+    """Keys a locality answers to: ``"Queens County"`` → {"queenscounty", "queens"}."""
+    keys: set[str] = set()
+    for name in names:
+        if not name:
+            continue
+        key = name_key(name)
+        if key:
+            keys.add(key)
+        words = [w for w in name.replace("(", " ").replace(")", " ").split()]
+        trimmed = [w for w in words if w.lower() not in _LOCALITY_NOISE]
+        if trimmed and len(trimmed) < len(words):
+            keys.add(name_key(" ".join(trimmed)))
+        # "Buchs (SG)" is written "Buchs".
+        if "(" in name:
+            keys.add(name_key(name.split("(")[0]))
+    keys.discard("")
+    return frozenset(keys)
+
+
+@dataclass(slots=True)
+class Vocabulary:
+    data: IndexData
+    streets_by_key: dict[str, list[int]]
+    places_by_key: dict[str, list[int]]
+    postcodes_by_key: dict[str, list[int]]
+    numbers_by_street: dict[int, dict[str, list[int]]]
+    street_postcodes: list[frozenset[str]]
+    street_localities: list[frozenset[str]]
+    street_admin: list[frozenset[str]]
+    country_names: dict[str, str]
+    street_key_count: dict[str, int]
+
+    @classmethod
+    def build(cls, data: IndexData) -> Vocabulary:
+        streets_by_key: dict[str, list[int]] = defaultdict(list)
+        for i, s in enumerate(data.streets):
+            streets_by_key[s.key].append(i)
+            for k in s.alt_keys:
+                streets_by_key[k].append(i)
+        places_by_key: dict[str, list[int]] = defaultdict(list)
+        country_names: dict[str, str] = {}
+        for i, p in enumerate(data.places):
+            for k in p.keys:
+                places_by_key[k].append(i)
+            if p.kind == "country" and p.country_code:
+                country_names.setdefault(p.country_code, p.name)
+        postcodes_by_key: dict[str, list[int]] = defaultdict(list)
+        for i, pc in enumerate(data.postcodes):
+            postcodes_by_key[pc.key].append(i)
+        numbers: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        pcs: list[set[str]] = [set() for _ in data.streets]
+        for a, (street, hn) in enumerate(zip(data.addr_street, data.addr_hn_key, strict=True)):
+            numbers[street][hn].append(a)
+            code = data.addr_postcode[a]
+            if code:
+                pcs[street].add(postcode_key(code))
+        for i, s in enumerate(data.streets):
+            if s.postcode:
+                pcs[i].add(postcode_key(s.postcode))
+        return cls(
+            data=data,
+            streets_by_key=dict(streets_by_key),
+            places_by_key=dict(places_by_key),
+            postcodes_by_key=dict(postcodes_by_key),
+            numbers_by_street={k: dict(v) for k, v in numbers.items()},
+            street_postcodes=[frozenset(p) for p in pcs],
+            street_localities=[
+                locality_keys(s.locality, *s.other_localities, s.neighborhood, s.admin2)
+                for s in data.streets
+            ],
+            street_admin=[locality_keys(s.admin1) for s in data.streets],
+            country_names=country_names,
+            street_key_count={k: len(v) for k, v in streets_by_key.items()},
+        )
+
+    def country_name(self, code: str | None) -> str | None:
+        if not code:
+            return None
+        return self.country_names.get(code, code)
