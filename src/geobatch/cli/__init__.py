@@ -1,0 +1,1 @@
+"""The ``geobatch`` command line (see :mod:`geobatch.cli.main`)."""

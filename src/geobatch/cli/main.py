@@ -1,0 +1,608 @@
+"""The ``geobatch`` command: import data sets, geocode and reverse-geocode CSVs, show the index.
+
+Thin by design: parse arguments, call the library, render. Every error meant for a person ends
+as one ``geobatch: error: ...`` line on stderr, never a traceback. Exit codes:
+
+====  ==========================================================================
+0     success
+1     the run failed (index unusable, a source unreadable, an I/O error)
+2     the command or its input cannot be used as given (bad option, missing file,
+      a CSV without usable columns, a file that is not UTF-8 text)
+130   interrupted (Ctrl-C)
+====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, TextIO
+
+import click
+import tqdm  # type: ignore[import-untyped,unused-ignore]
+
+import geobatch
+from geobatch.config import Settings
+from geobatch.errors import GeobatchError, InputError
+from geobatch.formats import plaincsv
+from geobatch.formats.plaincsv import CsvRow, ForwardColumns, OutputLayout, ReverseColumns
+from geobatch.index.build import ImportSummary, ensure_builtin, import_source
+from geobatch.index.schema import SUFFIX, data_set_files
+from geobatch.jobs.executor import Kind, LocalExecutor, Request, chunked
+from geobatch.model import Answer, ResultStatus
+from geobatch.sources.detect import open_source
+
+SAMPLE_BYTES = 64 * 1024
+# Below this many input bytes per chunk a pool is not worth it: each worker loads the whole index.
+POOL_MIN_BYTES_PER_CHUNK_ROW = 64
+
+
+class TqdmProgress:
+    """A tqdm bar on stderr behind the ``advance(n)`` interface that sources and builders call."""
+
+    def __init__(self, desc: str, total: int | None = None, unit: str = "it") -> None:
+        self._bar = tqdm.tqdm(
+            desc=desc,
+            total=total or None,
+            unit=unit,
+            unit_scale=True,
+            file=sys.stderr,
+            disable=None,  # off when stderr is not a terminal
+            leave=False,
+        )
+
+    def advance(self, amount: int) -> None:
+        self._bar.update(amount)
+
+    def advance_to(self, position: int) -> None:
+        self._bar.update(max(0, position - self._bar.n))
+
+    def close(self) -> None:
+        self._bar.close()
+
+    def __enter__(self) -> TqdmProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """What the group hands its commands: settings from the environment, and ``--index``."""
+
+    settings: Settings
+    index_override: Path | None
+
+    def index_dir(self, local: Path | None) -> Path:
+        return local or self.index_override or self.settings.index_dir
+
+
+def _index_option(help_text: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    return click.option(
+        "--index",
+        "index_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=help_text,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(geobatch.__version__, "--version", prog_name="geobatch")
+@_index_option(
+    "Index directory (default: $GEOBATCH_INDEX, else the per-user data directory). "
+    "Commands accept --index too."
+)
+@click.pass_context
+def cli(ctx: click.Context, index_dir: Path | None) -> None:
+    """Batch geocoding over open data (OpenStreetMap, OpenAddresses, GeoNames).
+
+    \b
+    Typical use:
+      geobatch import liechtenstein.osm.pbf      # add a data set to the index
+      geobatch geocode addresses.csv -o out.csv  # address -> coordinates
+      geobatch reverse points.csv -o out.csv     # coordinates -> address
+      geobatch info                              # what the index holds
+
+    A built-in world gazetteer (countries, regions, cities) is always in the index, so
+    geocode and reverse answer at city level even before any import.
+    """
+    ctx.obj = _State(Settings.from_env(), index_dir)
+
+
+# --- import ----------------------------------------------------------------------------------
+
+
+@cli.command("import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_index_option("Index directory to import into (overrides the global --index).")
+@click.pass_obj
+def import_command(state: _State, sources: tuple[Path, ...], index_dir: Path | None) -> None:
+    """Import data sets (OSM, OpenAddresses, GeoNames) into the index.
+
+    Accepted: OSM .pbf extracts, OpenAddresses CSVs, GeoNames dumps and postcode centroid files.
+
+    Tabular files may be plain, gzip or zip. Re-importing a data set of the same name
+    replaces it. One summary line is printed per source; a source that cannot be read is
+    reported and the others are still imported.
+
+    \b
+    Example:
+      geobatch import liechtenstein-latest.osm.pbf us-ca-oa.csv
+    """
+    index = state.index_dir(index_dir)
+    _ensure_builtin(index)
+    failures = 0
+    for path in sources:
+        try:
+            summary = _import_one(index, path)
+        except (GeobatchError, click.UsageError) as exc:
+            failures += 1
+            _error(_message(exc))
+            continue
+        click.echo(_summary_line(summary))
+    if failures:
+        raise click.exceptions.Exit(1)
+
+
+def _import_one(index: Path, path: Path) -> ImportSummary:
+    _require_file(path, "source")
+    source = open_source(path)
+    with TqdmProgress(f"importing {path.name}", source.size_hint) as progress:
+        return import_source(index, source, progress)
+
+
+def _ensure_builtin(index: Path) -> None:
+    """Build the built-in gazetteer into ``index`` when it is missing, saying so on stderr."""
+    with TqdmProgress("building the built-in gazetteer") as progress:
+        summary = ensure_builtin(index, progress)
+    if summary is not None:
+        click.echo(_summary_line(summary), err=True)
+
+
+def _summary_line(summary: ImportSummary) -> str:
+    counts = sorted(summary.counts.items())
+    parts = ", ".join(f"{count:,} {kind}" for kind, count in counts) or "nothing"
+    return f"{summary.source}: {parts} in {summary.seconds:.1f} s -> {summary.path}"
+
+
+# --- geocode / reverse -----------------------------------------------------------------------
+
+
+def _batch_options(func: click.decorators.FC) -> click.decorators.FC:
+    decorators: list[Callable[[click.decorators.FC], click.decorators.FC]] = [
+        click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
+        click.option(
+            "-o",
+            "--output",
+            "output_path",
+            required=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Output CSV; '-' writes to stdout.",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Worker processes (default: $GEOBATCH_WORKERS, else the CPU count).",
+        ),
+        click.option(
+            "--chunk-size",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Rows sent to a worker at a time.",
+        ),
+        click.option(
+            "--max-results",
+            type=click.IntRange(1, 100),
+            default=1,
+            show_default=True,
+            help="Candidates per row; above 1, each candidate gets its own output row, best first.",
+        ),
+        _index_option("Index directory (overrides the global --index)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@dataclass(frozen=True, slots=True)
+class BatchArgs:
+    """One geocode or reverse run, as the command line asked for it."""
+
+    kind: Kind
+    input_path: Path
+    output_path: Path
+    index: Path
+    workers: int
+    chunk_size: int = 1000
+    max_results: int = 1
+
+
+@cli.command("geocode")
+@_batch_options
+@click.pass_obj
+def geocode_command(
+    state: _State,
+    input_path: Path,
+    output_path: Path,
+    workers: int | None,
+    chunk_size: int,
+    max_results: int,
+    index_dir: Path | None,
+) -> None:
+    """Geocode a CSV file (address -> coordinates).
+
+    The header names the address columns, ignoring case and punctuation: a free-text column
+    (query, address, q, full_address, formatted_address, search) and/or structured ones
+    (address_line/street, locality/city, admin_district/state, admin_district2/county,
+    postal_code/zip, country, postal_town). The delimiter (, ; tab |) is detected.
+
+    The output holds every input column, then lat, lon, the address parts, entity_type,
+    confidence, match_codes, bbox_*, status (OK, NoResult, Failed) and reason. Result columns
+    whose names clash with input columns get a gb_ prefix. Bad rows get status Failed and a
+    reason in their own output row; they never stop the run.
+
+    \b
+    Example:
+      geobatch geocode addresses.csv -o geocoded.csv --workers 4
+      geobatch geocode addresses.csv -o - | head
+    """
+    index, count = state.index_dir(index_dir), workers or state.settings.workers
+    run_batch(BatchArgs("forward", input_path, output_path, index, count, chunk_size, max_results))
+
+
+@cli.command("reverse")
+@_batch_options
+@click.pass_obj
+def reverse_command(
+    state: _State,
+    input_path: Path,
+    output_path: Path,
+    workers: int | None,
+    chunk_size: int,
+    max_results: int,
+    index_dir: Path | None,
+) -> None:
+    """Reverse-geocode a CSV file (coordinates -> address).
+
+    The header must have a latitude column (lat, latitude, y) and a longitude column
+    (lon, lng, long, longitude, x), in WGS84 degrees. Rows whose coordinates are not
+    numbers or out of range get status Failed and the reason; the run goes on.
+
+    \b
+    Example:
+      geobatch reverse points.csv -o addresses.csv
+    """
+    index, count = state.index_dir(index_dir), workers or state.settings.workers
+    run_batch(BatchArgs("reverse", input_path, output_path, index, count, chunk_size, max_results))
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """An opened input CSV: header, lazy rows, and how far its bytes have been read.
+
+    ``text`` is held here because dropping the last reference to a TextIOWrapper closes the
+    file under it, which would happen as soon as the row iterator is exhausted.
+    """
+
+    text: io.TextIOWrapper
+    header: list[str]
+    rows: Iterator[CsvRow]
+    delimiter: str
+    has_bom: bool
+    size: int | None
+    position: Callable[[], int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """A chunk of input rows with what each asks for (a str: the reason the row is unusable)."""
+
+    rows: list[CsvRow]
+    requests: list[Request | str]
+    position: int | None
+
+
+class _RowWriter(Protocol):
+    def writerow(self, row: Iterable[str], /) -> object: ...
+
+
+def run_batch(args: BatchArgs) -> Counter[str]:
+    """Geocode or reverse a CSV file into another; return the count of rows by status."""
+    _check_paths(args.input_path, args.output_path)
+    with _open_input(args.input_path) as source:
+        columns = _detect(args.kind, source.header)
+        layout = OutputLayout.for_header(source.header)
+        _ensure_builtin(args.index)
+        started = time.perf_counter()
+        with _open_output(args.output_path, source.has_bom) as out:
+            tally = _geocode_rows(args, source, columns, layout, out)
+    _print_summary(args, tally, time.perf_counter() - started)
+    return tally
+
+
+def _check_paths(input_path: Path, output_path: Path) -> None:
+    if str(input_path) != "-":
+        _require_file(input_path, "input")
+        if output_path.exists() and output_path.resolve() == input_path.resolve():
+            raise click.UsageError(f"the output {output_path} would overwrite the input")
+
+
+def _require_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise click.UsageError(f"{what} file not found: {path}")
+    if path.is_dir():
+        raise click.UsageError(f"{what} is a directory, not a file: {path}")
+
+
+def _detect(kind: Kind, header: list[str]) -> ForwardColumns | ReverseColumns:
+    if kind == "forward":
+        return plaincsv.detect_forward_columns(header)
+    return plaincsv.detect_reverse_columns(header)
+
+
+@contextmanager
+def _open_input(path: Path) -> Iterator[_Input]:
+    """Open a CSV (or stdin for '-') as UTF-8, detect its delimiter, and read its header."""
+    if str(path) == "-":
+        source = _read_input(sys.stdin.buffer, None)
+        try:
+            yield source
+        finally:
+            source.text.detach()  # leave stdin open for whoever owns it
+        return
+    with path.open("rb", buffering=SAMPLE_BYTES) as binary:
+        yield _read_input(binary, os.fstat(binary.fileno()).st_size)
+
+
+def _read_input(binary: BinaryIO, size: int | None) -> _Input:
+    sample = _peek(binary)
+    _check_utf8(sample)
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+    delimiter = plaincsv.sniff_delimiter(sample.decode("utf-8-sig", errors="replace"))
+    header, rows = plaincsv.read_rows(text, delimiter)
+    return _Input(
+        text=text,
+        header=header,
+        rows=rows,
+        delimiter=delimiter,
+        has_bom=sample.startswith(codecs.BOM_UTF8),
+        size=size,
+        position=_position_reader(binary) if size is not None else lambda: None,
+    )
+
+
+def _peek(binary: BinaryIO) -> bytes:
+    """The first bytes of the input, without consuming them."""
+    peek = getattr(binary, "peek", None)
+    if peek is None:
+        raise InputError("the input cannot be read as a stream of bytes")
+    sample: bytes = peek(SAMPLE_BYTES)
+    return sample[:SAMPLE_BYTES]
+
+
+def _check_utf8(sample: bytes) -> None:
+    try:
+        # final=False: a multi-byte character cut by the end of the sample is not an error.
+        codecs.getincrementaldecoder("utf-8-sig")().decode(sample, final=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the input is not UTF-8 text (byte 0x{sample[exc.start]:02x} at offset "
+            f"{exc.start}); save it as CSV UTF-8"
+        ) from None
+
+
+def _position_reader(binary: BinaryIO) -> Callable[[], int | None]:
+    def position() -> int | None:
+        try:
+            return binary.tell()
+        except OSError:
+            return None
+
+    return position
+
+
+@contextmanager
+def _open_output(path: Path, bom: bool) -> Iterator[TextIO]:
+    if str(path) == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
+        yield out
+
+
+def _geocode_rows(
+    args: BatchArgs,
+    source: _Input,
+    columns: ForwardColumns | ReverseColumns,
+    layout: OutputLayout,
+    out: TextIO,
+) -> Counter[str]:
+    delimiter = plaincsv.output_delimiter(source.delimiter)
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(layout.header)
+    in_flight: deque[_Chunk] = deque()  # chunks read but not yet written, oldest first
+
+    def request_chunks() -> Iterator[list[Request]]:
+        for rows in chunked(source.rows, args.chunk_size):
+            requests = [_prepare(row, columns, args.max_results) for row in rows]
+            in_flight.append(_Chunk(rows, requests, source.position()))
+            yield [request for request in requests if not isinstance(request, str)]
+
+    tally: Counter[str] = Counter()
+    unit = "B" if source.size is not None else "rows"
+    with (
+        TqdmProgress(f"{args.kind} {args.input_path.name}", source.size, unit) as progress,
+        LocalExecutor(args.index, _workers_for(args)) as executor,
+    ):
+        for answers in executor.map_chunks(args.kind, request_chunks()):
+            chunk = in_flight.popleft()
+            _write_chunk(writer, layout, chunk, answers, args.max_results, tally)
+            out.flush()  # a long run shows its results as it goes
+            _advance(progress, chunk)
+    return tally
+
+
+def _workers_for(args: BatchArgs) -> int:
+    """One process for a file of about one chunk: a pool would load the index per worker."""
+    if args.workers > 1 and str(args.input_path) != "-":
+        small = POOL_MIN_BYTES_PER_CHUNK_ROW * args.chunk_size
+        if args.input_path.stat().st_size < small:
+            return 1
+    return args.workers
+
+
+def _prepare(
+    row: CsvRow, columns: ForwardColumns | ReverseColumns, max_results: int
+) -> Request | str:
+    if isinstance(columns, ReverseColumns):
+        return plaincsv.row_to_reverse(row.cells, columns, max_results=max_results)
+    request = plaincsv.row_to_request(row.cells, columns, max_results=max_results)
+    return plaincsv.EMPTY_REQUEST_REASON if request.is_empty() else request
+
+
+def _write_chunk(
+    writer: _RowWriter,
+    layout: OutputLayout,
+    chunk: _Chunk,
+    answers: list[Answer],
+    max_results: int,
+    tally: Counter[str],
+) -> None:
+    remaining = iter(answers)
+    for row, request in zip(chunk.rows, chunk.requests, strict=True):
+        if isinstance(request, str):
+            answer = Answer(status=ResultStatus.FAILED, reason=request)
+        else:
+            answer = next(remaining)
+        results = plaincsv.answer_to_rows(answer, max_results)
+        tally[results[0]["status"]] += 1
+        for result in results:
+            writer.writerow(layout.row(row.values, result))
+
+
+def _advance(progress: TqdmProgress, chunk: _Chunk) -> None:
+    if chunk.position is None:
+        progress.advance(len(chunk.rows))
+    else:
+        progress.advance_to(chunk.position)
+
+
+def _print_summary(args: BatchArgs, tally: Counter[str], seconds: float) -> None:
+    rows = tally.total()
+    rate = rows / seconds if seconds > 0 else 0.0
+    where = "stdout" if str(args.output_path) == "-" else str(args.output_path)
+    ok, none, failed = (tally[s] for s in ResultStatus)
+    click.echo(
+        f"{rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s): "
+        f"{ok:,} OK, {none:,} no result, {failed:,} failed -> {where}",
+        err=True,
+    )
+
+
+# --- info ------------------------------------------------------------------------------------
+
+
+@cli.command("info")
+@_index_option("Index directory to describe (overrides the global --index).")
+@click.pass_obj
+def info_command(state: _State, index_dir: Path | None) -> None:
+    """Show where the index is and which data sets it holds.
+
+    \b
+    Example:
+      geobatch --index /srv/geobatch info
+    """
+    index = state.index_dir(index_dir)
+    if not index.is_dir():
+        click.echo(f"index: {index} (not built yet: geobatch import or geocode creates it)")
+        return
+    click.echo(f"index: {index}")
+    files = data_set_files(index)
+    if not files:
+        click.echo("data sets: none")
+        return
+    click.echo("data sets:")
+    sizes = [(file.name.removesuffix(SUFFIX), file.stat().st_size) for file in files]
+    width = max(len(name) for name, _ in sizes)
+    for name, size in [*sizes, ("total", sum(size for _, size in sizes))]:
+        click.echo(f"  {name:<{width}}  {_human_size(size):>10}")
+
+
+def _human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1024
+        if value < 1024 or unit == "GB":
+            break
+    return f"{value:,.1f} {unit}"
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def _error(message: str) -> None:
+    click.echo(f"geobatch: error: {message}", err=True)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        return f"{exc.format_message()} (see '{exc.ctx.command_path} --help')"
+    if isinstance(exc, click.ClickException):
+        return exc.format_message()
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code; errors become one line on stderr."""
+    args = list(argv) if argv is not None else None
+    try:
+        result = cli.main(args=args, prog_name="geobatch", standalone_mode=False)
+    except (click.UsageError, InputError) as exc:
+        _error(_message(exc))
+        return 2
+    except click.ClickException as exc:
+        _error(_message(exc))
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        _error("interrupted")
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()  # whoever read our stdout (head, less) has gone: stop quietly
+        return 1
+    except (GeobatchError, OSError, csv.Error) as exc:
+        _error(_message(exc))
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the final flush at exit does not complain."""
+    with suppress(OSError, ValueError, io.UnsupportedOperation):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()

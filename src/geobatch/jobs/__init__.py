@@ -1,0 +1,1 @@
+"""Running batches: executors that push chunks of requests through a geocoder."""

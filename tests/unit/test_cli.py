@@ -1,0 +1,460 @@
+"""The ``geobatch`` command line: CSV in, CSV out, one clear line for every error.
+
+Most tests run the command in-process through :func:`geobatch.cli.main.run` with a fake geocoder
+and a fake index builder. The end-to-end tests at the bottom run the real command in a
+subprocess against the real engine and its built-in gazetteer.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import importlib.util
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import geobatch
+from geobatch.cli import main as cli_main
+from geobatch.errors import IndexError_, SourceError
+from geobatch.index.build import ImportSummary
+from geobatch.index.schema import BUILTIN_NAME, SUFFIX
+from geobatch.jobs import executor
+from geobatch.model import (
+    Address,
+    Answer,
+    BoundingBox,
+    Confidence,
+    EntityType,
+    GeocodeRequest,
+    GeocodeResult,
+    MatchCode,
+    Point,
+    ResultStatus,
+    ReverseRequest,
+)
+from geobatch.sources.records import Progress
+from tests.conftest import shared_file
+
+# --- fakes -------------------------------------------------------------------------------------
+
+
+def _result(lat: float, lon: float, locality: str) -> GeocodeResult:
+    return GeocodeResult(
+        point=Point(lat, lon),
+        address=Address(locality=locality, country_code="XX", formatted=locality),
+        entity_type=EntityType.POPULATED_PLACE,
+        confidence=Confidence.MEDIUM,
+        match_codes=(MatchCode.GOOD,),
+        bbox=BoundingBox(lat - 1, lon - 1, lat + 1, lon + 1),
+    )
+
+
+class FakeGeocoder:
+    """'nowhere' finds nothing, 'boom' raises; otherwise lat = len(text), one result per rank."""
+
+    def geocode_batch(self, requests: Sequence[GeocodeRequest]) -> list[Answer]:
+        return [self._one(request) for request in requests]
+
+    def _one(self, request: GeocodeRequest) -> Answer:
+        text = request.query or request.address_line or request.locality or ""
+        if "boom" in text:
+            raise RuntimeError("the engine exploded")
+        if "nowhere" in text:
+            return Answer(ResultStatus.NO_RESULT, reason="nothing matched")
+        ranks = range(request.max_results)
+        return Answer(ResultStatus.OK, tuple(_result(len(text), rank, text) for rank in ranks))
+
+    def reverse_batch(self, requests: Sequence[ReverseRequest]) -> list[Answer]:
+        return [Answer(ResultStatus.OK, (_result(r.lat, r.lon, "near"),)) for r in requests]
+
+
+def fake_opener(index_dir: Path) -> FakeGeocoder:
+    return FakeGeocoder()
+
+
+def failing_opener(index_dir: Path) -> FakeGeocoder:
+    raise IndexError_(f"the index at {index_dir} is corrupt")
+
+
+class FakeBuilder:
+    """Stands in for geobatch.index.build: records what it was asked to do."""
+
+    def __init__(self) -> None:
+        self.builtin_calls: list[Path] = []
+        self.imported: list[str] = []
+
+    def ensure_builtin(self, index_dir: Path, progress: Progress | None = None) -> None:
+        self.builtin_calls.append(index_dir)
+
+    def import_source(
+        self, index_dir: Path, source: FakeSource, progress: Progress | None = None
+    ) -> ImportSummary:
+        if progress is not None:
+            progress.advance(source.size_hint)
+        self.imported.append(source.name)
+        return ImportSummary(source.name, {"address": 12, "street": 3}, 0.25, index_dir / "x")
+
+
+class FakeSource:
+    def __init__(self, path: Path) -> None:
+        self.name = path.stem
+        self.size_hint = 10
+
+
+def fake_open_source(path: Path) -> FakeSource:
+    if path.suffix != ".pbf":
+        raise SourceError(f"{path.name}: not a data set geobatch can read")
+    return FakeSource(path)
+
+
+@pytest.fixture
+def builder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBuilder:
+    fake = FakeBuilder()
+    monkeypatch.setattr(executor, "open_geocoder", fake_opener)
+    monkeypatch.setattr(cli_main, "ensure_builtin", fake.ensure_builtin)
+    monkeypatch.setattr(cli_main, "import_source", fake.import_source)
+    monkeypatch.setattr(cli_main, "open_source", fake_open_source)
+    monkeypatch.setenv("GEOBATCH_INDEX", str(tmp_path / "env-index"))
+    monkeypatch.setenv("GEOBATCH_WORKERS", "1")
+    monkeypatch.chdir(tmp_path)
+    return fake
+
+
+def invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli_main.run(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f, delimiter=delimiter))
+
+
+# --- geocode -----------------------------------------------------------------------------------
+
+
+def test_geocode_writes_input_and_result_columns(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(
+        codecs.BOM_UTF8 + b"id;Address;lat\n1;Vaduz;x\n2;;\n3;nowhere;\n4;boom;\n5;Schaan, LI;\n"
+    )
+    code, out, err = invoke(capsys, "geocode", str(source), "-o", "out.csv")
+    assert code == 0, err
+    assert out == ""
+    assert (tmp_path / "out.csv").read_bytes().startswith(codecs.BOM_UTF8)
+    rows = read_csv(tmp_path / "out.csv", ";")
+    assert [row["id"] for row in rows] == ["1", "2", "3", "4", "5"]
+    assert [row["status"] for row in rows] == ["OK", "Failed", "NoResult", "Failed", "OK"]
+    assert rows[0]["lat"] == "x"  # the input column is kept; the result's is renamed
+    assert rows[0]["gb_lat"] == "5.000000"
+    assert rows[4]["locality"] == "Schaan, LI"
+    assert rows[1]["reason"].startswith("empty request")
+    assert rows[2]["reason"] == "nothing matched"
+    assert rows[3]["reason"] == "the engine exploded"
+    assert "5 rows" in err
+    assert "2 OK, 1 no result, 2 failed" in err
+    assert builder.builtin_calls == [tmp_path / "env-index"]
+
+
+def test_geocode_to_stdout_single_column(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "in.csv").write_text("Query\n1 Main St, Springfield\n")
+    code, out, err = invoke(capsys, "geocode", "in.csv", "-o", "-")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 1
+    assert rows[0]["Query"] == "1 Main St, Springfield"
+    assert rows[0]["formatted_address"] == "1 Main St, Springfield"
+
+
+def test_geocode_max_results_gives_a_row_per_candidate(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "in.csv").write_text("id,q\n1,abc\n2,nowhere\n")
+    code, out, err = invoke(capsys, "geocode", "in.csv", "-o", "-", "--max-results", "3")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(row["id"], row["lon"]) for row in rows] == [
+        ("1", "0.000000"),
+        ("1", "1.000000"),
+        ("1", "2.000000"),
+        ("2", ""),
+    ]
+    assert "2 rows" in err
+
+
+def test_geocode_with_a_process_pool(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    queries = [f"place {n}" for n in range(50)] + ["boom"]
+    (tmp_path / "in.csv").write_text("q\n" + "\n".join(queries) + "\n")
+    args = ["geocode", "in.csv", "-o", "out.csv", "--workers", "2", "--chunk-size", "4"]
+    code, _, err = invoke(capsys, *args)
+    assert code == 0, err
+    rows = read_csv(tmp_path / "out.csv")
+    assert [row["q"] for row in rows] == queries
+    assert [row["status"] for row in rows] == ["OK"] * 50 + ["Failed"]
+
+
+def test_index_option_precedence(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "in.csv").write_text("q\na\n")
+    assert invoke(capsys, "--index", "g", "geocode", "in.csv", "-o", "o.csv")[0] == 0
+    assert (
+        invoke(capsys, "--index", "g", "geocode", "in.csv", "-o", "o.csv", "--index", "l")[0] == 0
+    )
+    assert builder.builtin_calls == [Path("g"), Path("l")]
+
+
+# --- reverse -----------------------------------------------------------------------------------
+
+
+def test_reverse_reports_bad_coordinates_and_goes_on(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "pts.tsv").write_text(
+        "name\tLatitude\tLng\na\t47.14\t9.52\nb\t91\t0\nc\tabc\t1\nd\tnan\t2\ne\t47,1\t9,5\n"
+    )
+    code, out, err = invoke(capsys, "reverse", "pts.tsv", "-o", "-")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out), delimiter="\t"))
+    assert [row["status"] for row in rows] == ["OK", "Failed", "Failed", "Failed", "OK"]
+    assert rows[0]["lat"] == "47.140000"
+    assert "out of range" in rows[1]["reason"]
+    assert "not a number" in rows[2]["reason"]
+    assert "not a finite number" in rows[3]["reason"]
+    assert rows[4]["lon"] == "9.500000"
+    assert "2 OK, 0 no result, 3 failed" in err
+
+
+# --- errors: one line on stderr, the right exit code -------------------------------------------
+
+
+def assert_one_error_line(err: str, *fragments: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("geobatch: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "fragments"),
+    [
+        (None, ["geocode", "missing.csv", "-o", "o.csv"], ["not found", "missing.csv"]),
+        (b"id,name\n1,x\n", ["geocode", "in.csv", "-o", "o.csv"], ["no address column", "city"]),
+        (b"id,lat\n1,2\n", ["reverse", "in.csv", "-o", "o.csv"], ["no longitude column"]),
+        (b"", ["geocode", "in.csv", "-o", "o.csv"], ["no header row"]),
+        (b"q\n\xe9t\xe9\n", ["geocode", "in.csv", "-o", "o.csv"], ["not UTF-8"]),
+        (b"q\na\n", ["geocode", "in.csv", "-o", "in.csv"], ["overwrite the input"]),
+        (b"q\na\n", ["geocode", "in.csv"], ["Missing option", "--output"]),
+        (b"q\na\n", ["geocode", "in.csv", "-o", "x", "--workers", "0"], ["--workers"]),
+        (b"q\na\n", ["geocode", "in.csv", "-o", "x", "--bogus"], ["--bogus"]),
+        (b"q\na\n", ["geocode", ".", "-o", "x"], ["is a directory"]),
+        (b"q\na\n", ["frobnicate"], ["No such command"]),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    builder: FakeBuilder,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    content: bytes | None,
+    args: list[str],
+    fragments: list[str],
+) -> None:
+    if content is not None:
+        (tmp_path / "in.csv").write_bytes(content)
+    code, out, err = invoke(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert_one_error_line(err, *fragments)
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_unusable_index_exits_1(
+    builder: FakeBuilder,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(executor, "open_geocoder", failing_opener)
+    (tmp_path / "in.csv").write_text("q\na\n")
+    code, _, err = invoke(capsys, "geocode", "in.csv", "-o", "o.csv")
+    assert code == 1
+    assert_one_error_line(err, "is corrupt")
+
+
+def test_interrupt_exits_130(
+    builder: FakeBuilder,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def interrupted(index_dir: Path, progress: Progress | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_main, "ensure_builtin", interrupted)
+    (tmp_path / "in.csv").write_text("q\na\n")
+    code, _, err = invoke(capsys, "geocode", "in.csv", "-o", "o.csv")
+    assert code == 130
+    assert "geobatch: error: interrupted" in err
+    assert "Traceback" not in err
+
+
+# --- import, info, help ------------------------------------------------------------------------
+
+
+def test_import_reports_each_source_and_goes_on_after_a_bad_one(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "a.pbf").write_bytes(b"")
+    (tmp_path / "b.txt").write_bytes(b"")
+    (tmp_path / "c.pbf").write_bytes(b"")
+    code, out, err = invoke(capsys, "import", "a.pbf", "b.txt", "missing.pbf", "c.pbf")
+    assert code == 1
+    assert builder.imported == ["a", "c"]
+    assert out.splitlines() == [
+        f"a: 12 address, 3 street in 0.2 s -> {tmp_path / 'env-index' / 'x'}",
+        f"c: 12 address, 3 street in 0.2 s -> {tmp_path / 'env-index' / 'x'}",
+    ]
+    assert err.splitlines() == [
+        "geobatch: error: b.txt: not a data set geobatch can read",
+        "geobatch: error: source file not found: missing.pbf",
+    ]
+    assert builder.builtin_calls == [tmp_path / "env-index"]
+
+
+def test_info_lists_data_sets(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    index = tmp_path / "idx"
+    index.mkdir()
+    (index / f"liechtenstein{SUFFIX}").write_bytes(b"x" * 100)
+    (index / f"{BUILTIN_NAME}{SUFFIX}").write_bytes(b"x" * 3000)
+    (index / "notes.txt").write_text("not a data set")
+    code, out, _ = invoke(capsys, "--index", str(index), "info")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"index: {index}"
+    assert [line.split() for line in lines[1:]] == [
+        ["data", "sets:"],
+        [BUILTIN_NAME, "2.9", "KB"],
+        ["liechtenstein", "100", "B"],
+        ["total", "3.0", "KB"],
+    ]
+
+
+def test_info_on_a_missing_index(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = invoke(capsys, "info")
+    assert code == 0
+    assert out.startswith(f"index: {tmp_path / 'env-index'} (not built yet")
+
+
+@pytest.mark.parametrize("command", ["import", "geocode", "reverse", "info"])
+def test_help_has_an_example(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    code, out, _ = invoke(capsys, command, "--help")
+    assert code == 0
+    assert "Example:" in out
+    assert f"geobatch {command}" in out or "geobatch --index" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = invoke(capsys, "--version")
+    assert code == 0
+    assert geobatch.__version__ in out
+
+
+# --- the real command in a subprocess ---------------------------------------------------------
+
+
+def run_geobatch(*args: str, index: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    src = str(Path(geobatch.__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "GEOBATCH_INDEX": str(index)}
+    command = [sys.executable, "-m", "geobatch.cli.main", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+def test_subprocess_missing_file(tmp_path: Path) -> None:
+    done = run_geobatch("geocode", "nope.csv", "-o", "out.csv", index=tmp_path / "i", cwd=tmp_path)
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == "geobatch: error: input file not found: nope.csv (see 'geobatch geocode --help')\n"
+    )
+
+
+def test_subprocess_csv_without_usable_columns(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text("name,phone\nBob,555\n")
+    done = run_geobatch("geocode", "in.csv", "-o", "out.csv", index=tmp_path / "i", cwd=tmp_path)
+    assert done.returncode == 2
+    assert_one_error_line(done.stderr, "no address column", "'name', 'phone'", "query")
+
+
+ENGINE_READY = importlib.util.find_spec("geobatch.geocode.geocoder") is not None
+engine = pytest.mark.skipif(not ENGINE_READY, reason="engine not ready")
+
+
+@pytest.fixture(scope="module")
+def builtin_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index with the built-in gazetteer, built once by the first command run (the last
+    test adds Liechtenstein to it, which the world-city assertions above do not notice)."""
+    return tmp_path_factory.mktemp("index")
+
+
+@engine
+def test_end_to_end_geocode_with_the_builtin_gazetteer(builtin_index: Path, tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text(
+        "id,address,country\n1,Paris,France\n2,Berlin,Germany\n3,,\n4,Tokyo,Japan\n"
+    )
+    done = run_geobatch("geocode", "in.csv", "-o", "out.csv", index=builtin_index, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    rows = {row["id"]: row for row in read_csv(tmp_path / "out.csv")}
+    expected = {"1": (48.86, 2.35, "FR"), "2": (52.52, 13.40, "DE"), "4": (35.69, 139.69, "JP")}
+    for row_id, (lat, lon, country) in expected.items():
+        row = rows[row_id]
+        assert row["status"] == "OK", row
+        assert abs(float(row["lat"]) - lat) < 0.5, row
+        assert abs(float(row["lon"]) - lon) < 0.5, row
+        assert row["country_code"].upper() == country, row
+    assert rows["3"]["status"] == "Failed"
+
+
+@engine
+def test_end_to_end_reverse_with_the_builtin_gazetteer(builtin_index: Path, tmp_path: Path) -> None:
+    (tmp_path / "pts.csv").write_text("id,lat,lon\n1,48.8566,2.3522\n2,95,0\n3,-33.87,151.21\n")
+    args = ("reverse", "pts.csv", "-o", "-", "--workers", "2", "--chunk-size", "1")
+    done = run_geobatch(*args, index=builtin_index, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [row["status"] for row in rows] == ["OK", "Failed", "OK"]
+    assert rows[0]["gb_lat"] and rows[0]["country_code"].upper() == "FR"
+    assert rows[2]["country_code"].upper() == "AU"
+
+
+@engine
+@pytest.mark.shared_data
+def test_end_to_end_import_then_info(builtin_index: Path, tmp_path: Path) -> None:
+    pbf = shared_file("osm/liechtenstein-2024-03-03.osm.pbf")
+    index = builtin_index  # shares the built-in gazetteer built by the tests above
+    done = run_geobatch("import", str(pbf), index=index, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "liechtenstein" in done.stdout
+    info = run_geobatch("info", index=index, cwd=tmp_path)
+    assert info.returncode == 0, info.stderr
+    assert f"index: {index}" in info.stdout
+    assert "total" in info.stdout
