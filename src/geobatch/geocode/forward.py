@@ -69,8 +69,7 @@ def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
     candidates += _postcode_candidates(a, vocab)
     if not candidates:
         return Answer(ResultStatus.NO_RESULT, reason="nothing in the index matches this address")
-    # A reading that leaves more of the query unexplained than it explains is no answer.
-    candidates = [c for c in candidates if c.evidence.unexplained_words <= _words(a, c.covered)]
+    candidates = [c for c in candidates if _explains_enough(a, c)]
     if not candidates:
         return Answer(ResultStatus.NO_RESULT, reason="nothing in the index matches this address")
     ranked = _dedupe(sorted(candidates, key=lambda c: -c.score))
@@ -96,8 +95,15 @@ def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
     return Answer(ResultStatus.OK, tuple(results))
 
 
-def _words(a: Analysis, covered: set[int]) -> int:
-    return sum(1 for i in covered if not a.tokens[i][0].isdigit())
+def _explains_enough(a: Analysis, c: Candidate) -> bool:
+    """A reading must explain a whole group ("…, Vaduz") or at least half the words.
+
+    Otherwise it is a chance hit on one word of an address we do not have.
+    """
+    words = sum(1 for i in c.covered if not a.tokens[i][0].isdigit())
+    if c.evidence.unexplained_words <= words:
+        return True
+    return any(all(i in c.covered for i in range(s, e)) for s, e in a.groups if e - s > 0)
 
 
 def _rivals(top: Candidate, other: Candidate) -> bool:

@@ -7,6 +7,7 @@ crosses a group boundary.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -52,6 +53,7 @@ class Analysis:
     tokens: list[str]
     roles: list[Role]
     unit: str | None
+    groups: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of each group
     street_spans: list[tuple[Span, int]] = field(default_factory=list)  # (span, street row)
     place_spans: list[tuple[Span, int]] = field(default_factory=list)  # (span, place row)
     postcode_spans: list[tuple[Span, str]] = field(default_factory=list)  # (span, postcode key)
@@ -77,7 +79,7 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
                 groups.append((len(tokens), len(tokens) + len(words)))
                 tokens.extend(words)
                 roles.extend([role] * len(words))
-    analysis = Analysis(tokens, roles, unit)
+    analysis = Analysis(tokens, roles, unit, groups)
     for start, end in groups:
         _lookup_group(analysis, vocab, start, end)
     return analysis
@@ -116,12 +118,21 @@ def _lookup_group(a: Analysis, vocab: Vocabulary, start: int, end: int) -> None:
             if role in _PLACE_ROLES:
                 for row in vocab.places_by_key.get(key, ()):
                     a.place_spans.append((span, row))
-            if role in _POSTCODE_ROLES and j - i <= 2:
+            if role in _POSTCODE_ROLES and j - i <= 2 and _may_be_postcode(a.tokens[i:j]):
                 pkey = postcode_key("".join(a.tokens[i:j]))
                 if pkey in vocab.postcodes_by_key or (role is Role.POSTCODE and j == end):
                     a.postcode_spans.append((span, pkey))
     if role in _STREET_ROLES:
         _find_numbers(a, start, end)
+
+
+# Postcodes written with a dash: ZIP+4, Poland's 00-950, Japan's 100-0001, Brazil's 01310-100.
+# Anything else with a dash between digits is a house number (Queens' "114-11"), not "11411".
+_DASHED_POSTCODE = re.compile(r"^(?:\d{5}-\d{4}|\d{2}-\d{3}|\d{3}-\d{4}|\d{5}-\d{3})$")
+
+
+def _may_be_postcode(words: list[str]) -> bool:
+    return all("-" not in w or _DASHED_POSTCODE.match(w) for w in words)
 
 
 def _find_numbers(a: Analysis, start: int, end: int) -> None:

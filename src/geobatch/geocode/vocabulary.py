@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from geobatch.index.read import IndexData
-from geobatch.text.abbreviations import name_key
+from geobatch.text.abbreviations import name_key, name_keys
 from geobatch.text.postcodes import postcode_key
 
 # Words people add to locality names that the data often leaves out, and the reverse.
@@ -26,9 +26,7 @@ def locality_keys(*names: str | None) -> frozenset[str]:
     for name in names:
         if not name:
             continue
-        key = name_key(name)
-        if key:
-            keys.add(key)
+        keys.update(name_keys(name))
         words = [w for w in name.replace("(", " ").replace(")", " ").split()]
         trimmed = [w for w in words if w.lower() not in _LOCALITY_NOISE]
         if trimmed and len(trimmed) < len(words):

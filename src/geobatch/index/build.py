@@ -44,7 +44,7 @@ from geobatch.sources.records import (
     Source,
     StreetRecord,
 )
-from geobatch.text.abbreviations import name_key
+from geobatch.text.abbreviations import name_keys
 from geobatch.text.housenumbers import normalize_housenumber
 from geobatch.text.postcodes import display_postcode, postcode_key
 
@@ -249,7 +249,7 @@ def _place_keys(p: PlaceRecord) -> str:
     if p.admin1_code and p.kind is PlaceKind.STATE:
         names.append(p.admin1_code)
     # A bare number ("12", a GeoNames admin code) is a house number or postcode, never a name.
-    keys = dict.fromkeys(k for k in map(name_key, names) if k and not k.isdigit())
+    keys = dict.fromkeys(k for n in names for k in name_keys(n) if not k.isdigit())
     return NAME_SEPARATOR.join(keys)
 
 

@@ -19,7 +19,7 @@ import shapely
 from geobatch.index.assign import Assigner
 from geobatch.index.schema import NAME_SEPARATOR
 from geobatch.sources.records import AddressRecord, StreetRecord
-from geobatch.text.abbreviations import name_key
+from geobatch.text.abbreviations import name_key, name_keys
 from geobatch.text.normalize import fold
 
 if TYPE_CHECKING:
@@ -92,7 +92,8 @@ class StreetTable:
                 entity = self._new(key, cc)
                 entity.way_locality = locality
             entity.names[way.name] += 1
-            entity.alt_keys.update(k for k in map(name_key, way.alt_names) if k and k != key)
+            names = (way.name, *way.alt_names)
+            entity.alt_keys.update(k for n in names for k in name_keys(n) if k != key)
             entity.lines.append(way.coords)
             entity._vertices = None
             for slot, value in (
@@ -128,6 +129,7 @@ class StreetTable:
         if entity is None:
             entity = self._new(key, ctx.country_code)
         entity.names[a.street] += 1
+        entity.alt_keys.update(k for k in name_keys(a.street) if k != entity.key)
         entity.points.append((a.lon, a.lat))
         entity._vertices = None
         for slot, value in (

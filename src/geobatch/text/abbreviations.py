@@ -102,3 +102,17 @@ def key_of_tokens(tokens: Sequence[str]) -> str:
 def name_key(name: str) -> str:
     """The name key of a name as written: ``name_key("Landstr.") == "landstrasse"``."""
     return key_of_tokens(tokenize(name))
+
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+
+
+def name_keys(name: str) -> list[str]:
+    """The key of ``name`` and, for German umlauts, the key of its ae/oe/ue spelling too.
+
+    "Mühleholz" is typed both "Muhleholz" and "Muehleholz"; both must find it.
+    """
+    keys = [name_key(name)]
+    if any(ch in name for ch in "äöüÄÖÜ"):
+        keys.append(name_key(name.translate(_UMLAUTS)))
+    return [k for k in dict.fromkeys(keys) if k]

@@ -1,0 +1,132 @@
+"""Table-driven tests of the pure text helpers: folding, name keys, numbers, units, postcodes."""
+
+from __future__ import annotations
+
+import pytest
+
+from geobatch.text.abbreviations import name_key, name_keys
+from geobatch.text.housenumbers import housenumber_int, is_housenumber, normalize_housenumber
+from geobatch.text.normalize import fold, query_tokens
+from geobatch.text.postcodes import postcode_key
+from geobatch.text.units import split_unit, strip_junk
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Landstraße 12", "landstrasse 12"),
+        ("ÆGISÍÐA", "aegisida"),
+        ("Þingholtsstræti", "thingholtsstraeti"),
+        ("Øster Allé", "oster alle"),
+        ("O'Brien  Ave.", "obrien ave"),
+        ("Łódź", "lodz"),
+        ("  ", ""),
+    ],
+)
+def test_fold(text: str, expected: str) -> None:
+    assert fold(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Landstrasse", "landstrasse"),
+        ("Landstraße", "landstrasse"),
+        ("Landstr.", "landstrasse"),
+        ("Land strasse", "landstrasse"),
+        ("LANDSTR", "landstrasse"),
+        ("N Main St", "northmainstreet"),
+        ("North Main Street", "northmainstreet"),
+        ("St Johns Rd", "saintjohnsroad"),
+        ("Saint Johns Road", "saintjohnsroad"),
+        ("Jamaica Ave", "jamaicaavenue"),
+        ("Gl. Kongevej", "gammelkongevej"),
+        ("Gammel Kongevej", "gammelkongevej"),
+        ("Skt. Hans Torv", "sankthanstorv"),
+    ],
+)
+def test_name_key(name: str, key: str) -> None:
+    assert name_key(name) == key
+
+
+def test_umlaut_spellings_share_a_key() -> None:
+    assert set(name_keys("Mühleholz")) == {"muhleholz", "muehleholz"}
+    assert name_keys("Vaduz") == ["vaduz"]
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("203-06 Hollis Ave", ["203-06", "hollis", "ave"]),
+        ("203 - 06 Hollis Ave", ["203-06", "hollis", "ave"]),
+        ("Landstrasse 12a, 9495 Triesen", ["landstrasse", "12a", "9495", "triesen"]),
+        ("3rd Street 12 A", ["3rd", "street", "12", "a"]),
+        ("Ægisíða 12/3", ["aegisida", "12/3"]),
+        ("11427-1234", ["11427-1234"]),
+    ],
+)
+def test_query_tokens(text: str, tokens: list[str]) -> None:
+    assert query_tokens(text) == tokens
+
+
+@pytest.mark.parametrize(
+    ("raw", "norm", "number", "shaped"),
+    [
+        ("12", "12", 12, True),
+        ("12 A", "12a", 12, False),
+        ("12a", "12a", 12, True),
+        ("12-14", "12-14", 12, True),
+        ("203-06", "203-06", 203, True),
+        ("12/3", "12/3", 12, True),
+        ("Hauptstrasse", "hauptstrasse", None, False),
+    ],
+)
+def test_house_numbers(raw: str, norm: str, number: int | None, shaped: bool) -> None:
+    assert normalize_housenumber(raw) == norm
+    assert housenumber_int(norm) == number
+    assert is_housenumber(raw.lower()) is shaped
+
+
+@pytest.mark.parametrize(
+    ("text", "rest", "unit"),
+    [
+        ("Main St 5 Apt 4B", "Main St 5", "Apt 4B"),
+        ("12 Main St #12", "12 Main St", "#12"),
+        ("Landstrasse 12 Top 3", "Landstrasse 12", "Top 3"),
+        ("Flat 2, 10 Downing St", "10 Downing St", "Flat 2"),
+        ("Unit 5 12 High St", "12 High St", "Unit 5"),
+        ("Miami, FL 33101", "Miami, FL 33101", None),
+        ("Ste Foy", "Ste Foy", None),
+        ("Suite 100, 1 Infinite Loop", "1 Infinite Loop", "Suite 100"),
+    ],
+)
+def test_split_unit(text: str, rest: str, unit: str | None) -> None:
+    assert split_unit(text) == (rest, unit)
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("c/o John Smith, 10 Main St", "10 Main St"),
+        ("PO Box 12, 10 Main St", "10 Main St"),
+        ("Postfach 45, Landstrasse 1", "Landstrasse 1"),
+        ("Landstrasse 1", "Landstrasse 1"),
+    ],
+)
+def test_strip_junk(text: str, clean: str) -> None:
+    assert strip_junk(text) == clean
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("11427-1234", "11427"),
+        ("114271234", "11427"),
+        ("FL-9495", "9495"),
+        ("CH-9490", "9490"),
+        ("sw1a 1aa", "SW1A1AA"),
+        ("101", "101"),
+    ],
+)
+def test_postcode_key(text: str, key: str) -> None:
+    assert postcode_key(text) == key
