@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import importlib.util
 import io
 import os
 import subprocess
@@ -39,7 +38,6 @@ from geobatch.model import (
     ReverseRequest,
 )
 from geobatch.sources.records import Progress
-from tests.conftest import shared_file
 
 # --- fakes -------------------------------------------------------------------------------------
 
@@ -402,59 +400,3 @@ def test_subprocess_csv_without_usable_columns(tmp_path: Path) -> None:
     done = run_geobatch("geocode", "in.csv", "-o", "out.csv", index=tmp_path / "i", cwd=tmp_path)
     assert done.returncode == 2
     assert_one_error_line(done.stderr, "no address column", "'name', 'phone'", "query")
-
-
-ENGINE_READY = importlib.util.find_spec("geobatch.geocode.geocoder") is not None
-engine = pytest.mark.skipif(not ENGINE_READY, reason="engine not ready")
-
-
-@pytest.fixture(scope="module")
-def builtin_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index with the built-in gazetteer, built once by the first command run (the last
-    test adds Liechtenstein to it, which the world-city assertions above do not notice)."""
-    return tmp_path_factory.mktemp("index")
-
-
-@engine
-def test_end_to_end_geocode_with_the_builtin_gazetteer(builtin_index: Path, tmp_path: Path) -> None:
-    (tmp_path / "in.csv").write_text(
-        "id,address,country\n1,Paris,France\n2,Berlin,Germany\n3,,\n4,Tokyo,Japan\n"
-    )
-    done = run_geobatch("geocode", "in.csv", "-o", "out.csv", index=builtin_index, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    rows = {row["id"]: row for row in read_csv(tmp_path / "out.csv")}
-    expected = {"1": (48.86, 2.35, "FR"), "2": (52.52, 13.40, "DE"), "4": (35.69, 139.69, "JP")}
-    for row_id, (lat, lon, country) in expected.items():
-        row = rows[row_id]
-        assert row["status"] == "OK", row
-        assert abs(float(row["lat"]) - lat) < 0.5, row
-        assert abs(float(row["lon"]) - lon) < 0.5, row
-        assert row["country_code"].upper() == country, row
-    assert rows["3"]["status"] == "Failed"
-
-
-@engine
-def test_end_to_end_reverse_with_the_builtin_gazetteer(builtin_index: Path, tmp_path: Path) -> None:
-    (tmp_path / "pts.csv").write_text("id,lat,lon\n1,48.8566,2.3522\n2,95,0\n3,-33.87,151.21\n")
-    args = ("reverse", "pts.csv", "-o", "-", "--workers", "2", "--chunk-size", "1")
-    done = run_geobatch(*args, index=builtin_index, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    rows = list(csv.DictReader(io.StringIO(done.stdout)))
-    assert [row["status"] for row in rows] == ["OK", "Failed", "OK"]
-    assert rows[0]["gb_lat"] and rows[0]["country_code"].upper() == "FR"
-    assert rows[2]["country_code"].upper() == "AU"
-
-
-@engine
-@pytest.mark.shared_data
-def test_end_to_end_import_then_info(builtin_index: Path, tmp_path: Path) -> None:
-    pbf = shared_file("osm/liechtenstein-2024-03-03.osm.pbf")
-    index = builtin_index  # shares the built-in gazetteer built by the tests above
-    done = run_geobatch("import", str(pbf), index=index, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "liechtenstein" in done.stdout
-    info = run_geobatch("info", index=index, cwd=tmp_path)
-    assert info.returncode == 0, info.stderr
-    assert f"index: {index}" in info.stdout
-    assert "total" in info.stdout

@@ -312,8 +312,7 @@ def _context_evidence(
     """Locality, admin area and country named in the query, for or against a candidate."""
     score = 0.0
     # Longest spans first, so "Queens Village" is read before "Queens".
-    spans = sorted(_all_spans(a), key=lambda s: s.start - s.end)
-    for span in spans:
+    for span in a.spans:
         if any(t in covered for t in span.tokens):
             continue
         if span.key in localities:
@@ -369,20 +368,6 @@ def _place_context(
             return 0.0, ""
         return WEIGHT["locality_conflict"], "conflict"
     return 0.0, ""
-
-
-def _all_spans(a: Analysis) -> list[Span]:
-    """Every span of the query's groups (for locality names that are not places of their own)."""
-    from geobatch.text.abbreviations import key_of_tokens
-
-    spans = []
-    n = len(a.tokens)
-    for i in range(n):
-        for j in range(i + 1, min(n, i + 6) + 1):
-            if a.roles[j - 1] is not a.roles[i]:
-                break
-            spans.append(Span(i, j, key_of_tokens(a.tokens[i:j])))
-    return spans
 
 
 def _unexplained(a: Analysis, ev: Evidence, covered: set[int]) -> float:

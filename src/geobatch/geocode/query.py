@@ -58,6 +58,7 @@ class Analysis:
     place_spans: list[tuple[Span, int]] = field(default_factory=list)  # (span, place row)
     postcode_spans: list[tuple[Span, str]] = field(default_factory=list)  # (span, postcode key)
     numbers: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, hn key)
+    spans: list[Span] = field(default_factory=list)  # every span, longest first
 
     def word_tokens(self) -> list[int]:
         return [i for i, t in enumerate(self.tokens) if t not in STOPWORDS]
@@ -82,6 +83,7 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
     analysis = Analysis(tokens, roles, unit, groups)
     for start, end in groups:
         _lookup_group(analysis, vocab, start, end)
+    analysis.spans.sort(key=lambda sp: sp.start - sp.end)
     return analysis
 
 
@@ -112,6 +114,7 @@ def _lookup_group(a: Analysis, vocab: Vocabulary, start: int, end: int) -> None:
             if not key or all(t in STOPWORDS for t in a.tokens[i:j]):
                 continue
             span = Span(i, j, key)
+            a.spans.append(span)
             if role in _STREET_ROLES:
                 for row in vocab.streets_by_key.get(key, ()):
                     a.street_spans.append((span, row))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from geobatch.index.read import IndexData
 from geobatch.text.abbreviations import name_key, name_keys
@@ -20,6 +21,7 @@ _LOCALITY_NOISE = ("county", "bezirk", "kreis", "district", "city", "stadt", "ma
 SETTLEMENT_KINDS = frozenset({"city", "town", "village", "hamlet", "suburb", "neighbourhood"})
 
 
+@lru_cache(maxsize=100_000)
 def locality_keys(*names: str | None) -> frozenset[str]:
     """Keys a locality answers to: ``"Queens County"`` → {"queenscounty", "queens"}."""
     keys: set[str] = set()

@@ -83,10 +83,18 @@ class Assigner:
     def assign(self, lat: FloatArray, lon: FloatArray) -> Assigned:
         n = len(lat)
         out = Assigned.empty(n)
-        best: dict[str, list[int]] = {k: [99] * n for k in ("c", "a1", "a2", "loc", "hood")}
+        best: dict[str, list[int]] = {k: [99] * n for k in ("a1", "a2", "loc", "hood")}
+        country_from = [len(self._areas)] * n
         hits = self._polygons.containing(lat, lon)
         for p, a in zip(hits.points.tolist(), hits.polygons.tolist(), strict=True):
-            self._take(out, best, p, self._areas[a])
+            area = self._areas[a]
+            if area.kind is AreaKind.ADMIN and area.level == 2 and area.country_code:
+                # The source's own polygons come before the built-in ones: the lowest wins.
+                if a < country_from[p]:
+                    country_from[p] = a
+                    out.country_code[p] = area.country_code
+                continue
+            self._take(out, best, p, area)
         self._fallback_places(out, lat, lon)
         return out
 
@@ -95,11 +103,6 @@ class Assigner:
             out.postcode[p] = out.postcode[p] or area.name
             return
         level = area.level
-        if level == 2 and area.country_code:
-            # Source polygons come before built-in ones, so the first found is the finest.
-            if out.country_code[p] is None:
-                out.country_code[p] = area.country_code
-            return
         for slot, levels, target in (
             ("a1", _ADMIN1_LEVELS, out.admin1),
             ("a2", _ADMIN2_LEVELS, out.admin2),
