@@ -117,6 +117,14 @@ def test_missing_number_is_interpolated_between_neighbours(geocoder: Geocoder) -
     assert best.point.lon == pytest.approx(9.010, abs=1e-6)
 
 
+def test_number_on_an_interpolation_line(geocoder: Geocoder) -> None:
+    # Kirchweg has an addr:interpolation=even line from 20 (lat 47.022) to 30 (lat 47.026).
+    best = geocoder.geocode("Kirchweg 24, Oberdorf").best
+    assert best is not None
+    assert best.calculation_method is CalculationMethod.INTERPOLATION
+    assert best.point.lat == pytest.approx(47.0236, abs=1e-6)
+
+
 def test_unit_is_kept_and_does_not_break_the_match(geocoder: Geocoder) -> None:
     for query in ("Kirchweg 12a Apt 4B, Oberdorf", "Apt 4B, Kirchweg 12a, Oberdorf"):
         best = geocoder.geocode(query).best

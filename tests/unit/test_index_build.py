@@ -37,8 +37,9 @@ def test_reimport_replaces_instead_of_duplicating(tmp_path: Path) -> None:
     assert second.path == first.path
     assert data_set_files(tmp_path) == [first.path]
     assert _counts(second.path) == before
-    assert before["addresses"] == 10
-    assert first.counts["addresses"] == 10
+    assert before["addresses"] == 12
+    assert first.counts["addresses"] == 12
+    assert first.counts["interpolations"] == 1
 
 
 def test_addresses_get_locality_by_point_in_polygon(tmp_path: Path) -> None:

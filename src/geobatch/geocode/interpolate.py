@@ -1,13 +1,21 @@
-"""House numbers missing from the data, placed between their numbered neighbours on the street.
+"""House numbers missing from the data, placed by interpolation.
 
-When "Landstrasse 13" is not in the data but 11 and 15 are, the point is put between them in
-proportion to the numbers (same parity first, as streets number their sides apart). The result
-says so: calculation method Interpolation, never more than Medium confidence.
+First along the street's ``addr:interpolation`` lines (the mapper said which numbers lie between
+two numbered nodes, and on which side: odd, even or all); else between the number's numbered
+neighbours on the street, in proportion to the numbers (same parity first, as streets number
+their sides apart). The result says so: calculation method Interpolation, never more than Medium
+confidence.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+
+import shapely
+
 from geobatch.geocode.vocabulary import Vocabulary
+from geobatch.index.read import InterpolationRow
 from geobatch.text.housenumbers import housenumber_int
 
 # Neighbours further apart than this (in house numbers) say too little about where a number is.
@@ -17,8 +25,14 @@ MAX_GAP = 40
 def interpolate_number(vocab: Vocabulary, street: int, key: str) -> tuple[float, float] | None:
     """(lat, lon) for house number ``key`` on street row ``street``, or None."""
     wanted = housenumber_int(key)
+    if wanted is None:
+        return None
+    for row in vocab.interpolations_by_street.get(street, ()):
+        point = _on_line(vocab.data.interpolations[row], wanted)
+        if point is not None:
+            return point
     numbers = vocab.numbers_by_street.get(street)
-    if wanted is None or not numbers:
+    if not numbers:
         return None
     known: dict[int, int] = {}
     for text, rows in numbers.items():
@@ -38,4 +52,24 @@ def interpolate_number(vocab: Vocabulary, street: int, key: str) -> tuple[float,
             lat = float(d.addr_lat[a] + t * (d.addr_lat[b] - d.addr_lat[a]))
             lon = float(d.addr_lon[a] + t * (d.addr_lon[b] - d.addr_lon[a]))
             return lat, lon
+    return None
+
+
+def _on_line(line: InterpolationRow, wanted: int) -> tuple[float, float] | None:
+    step_parity = {"odd": 1, "even": 0}.get(line.scheme)
+    if step_parity is not None and wanted % 2 != step_parity:
+        return None
+    numbered = [(i, housenumber_int(h)) for i, h in json.loads(line.numbered)]
+    coords = shapely.get_coordinates(shapely.from_wkb(line.wkb))
+    for (i1, h1), (i2, h2) in itertools.pairwise(numbered):
+        if h1 is None or h2 is None or h1 == h2 or not min(h1, h2) <= wanted <= max(h1, h2):
+            continue
+        part = coords[min(i1, i2) : max(i1, i2) + 1]
+        t = (wanted - h1) / (h2 - h1)
+        if i1 > i2:
+            t = 1.0 - t
+        if len(part) < 2:
+            return None
+        point = shapely.linestrings(part).interpolate(t, normalized=True)
+        return float(point.y), float(point.x)
     return None

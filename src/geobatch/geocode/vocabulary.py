@@ -52,6 +52,7 @@ class Vocabulary:
     street_admin: list[frozenset[str]]
     country_names: dict[str, str]
     street_key_count: dict[str, int]
+    interpolations_by_street: dict[int, list[int]]
 
     @classmethod
     def build(cls, data: IndexData) -> Vocabulary:
@@ -94,9 +95,17 @@ class Vocabulary:
             street_admin=[locality_keys(s.admin1) for s in data.streets],
             country_names=country_names,
             street_key_count={k: len(v) for k, v in streets_by_key.items()},
+            interpolations_by_street=_interpolations_by_street(data),
         )
 
     def country_name(self, code: str | None) -> str | None:
         if not code:
             return None
         return self.country_names.get(code, code)
+
+
+def _interpolations_by_street(data: IndexData) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = defaultdict(list)
+    for i, line in enumerate(data.interpolations):
+        out[line.street].append(i)
+    return dict(out)

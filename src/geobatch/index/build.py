@@ -189,7 +189,9 @@ def _write(path: Path, name: str, data: _Collected, reference: _ReferenceData) -
         counts["addresses"] = _write_addresses(con, data.addresses, streets, assigner)
         counts["interpolations"] = _write_interpolations(con, data.interpolations, streets)
         counts["streets"] = streets.write(con)
-        counts["postcodes"] = _write_postcodes(con, data.postcodes, assigner)
+        counts["postcodes"] = _write_postcodes(
+            con, data.postcodes + _postcode_areas(data.areas), assigner
+        )
         meta = {
             "schema_version": str(SCHEMA_VERSION),
             "source": name,
@@ -335,7 +337,7 @@ def _write_interpolations(
 ) -> int:
     rows = []
     for it in items:
-        if not it.street or len(it.coords) < 2 or len(it.numbered) < 2:
+        if len(it.coords) < 2 or len(it.numbered) < 2:
             continue
         street_id = streets.street_for_line(it.street, it.coords, it.locality)
         if street_id is None:
@@ -392,6 +394,17 @@ def _write_postcodes(
         rows,
     )
     return len(rows)
+
+
+def _postcode_areas(areas: list[AreaRecord]) -> list[PostcodeRecord]:
+    """A boundary=postal_code polygon is a postcode too, at a point inside it."""
+    out = []
+    for area in areas:
+        info = _area_info(area) if area.kind is AreaKind.POSTCODE else None
+        if info is not None:
+            inside = shapely.point_on_surface(info.geometry)
+            out.append(PostcodeRecord(area.name, float(inside.x), float(inside.y)))
+    return out
 
 
 def _lat_lon_pc(records: list[PostcodeRecord]) -> tuple[np.ndarray, np.ndarray]:

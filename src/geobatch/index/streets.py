@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 # An address joins an entity of its street name this far away at most, when localities differ.
 ATTACH_M = 1_500.0
+# An interpolation line without a street name belongs to the nearest street this close.
+INTERPOLATION_M = 100.0
 _M_PER_DEG = 111_320.0
 
 
@@ -144,11 +146,17 @@ class StreetTable:
         return entity.id
 
     def street_for_line(
-        self, name: str, coords: Sequence[tuple[float, float]], locality: str | None
+        self, name: str | None, coords: Sequence[tuple[float, float]], locality: str | None
     ) -> int | None:
+        """The street an interpolation line belongs to: by name, or else the nearest street
+        within :data:`INTERPOLATION_M` (end nodes often carry no addr:street)."""
         lon, lat = coords[len(coords) // 2]
-        entity = self._match(name_key(name), locality, None, lon, lat)
-        return entity.id if entity else None
+        if name:
+            entity = self._match(name_key(name), locality, None, lon, lat)
+            return entity.id if entity else None
+        near = [(e.distance_m(lon, lat), e.id) for e in self._entities if e.lines]
+        best = min(near, default=(float("inf"), 0))
+        return best[1] if best[0] <= INTERPOLATION_M else None
 
     def _match(
         self, key: str, locality: str | None, cc: str | None, lon: float, lat: float
