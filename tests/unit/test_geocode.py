@@ -61,6 +61,14 @@ HIGH, MED, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
         ("Oberdorf", EntityType.POPULATED_PLACE, None, "Oberdorf", (G,), HIGH),
         ("Mühleholz", EntityType.NEIGHBORHOOD, None, "Mühleholz", (G,), HIGH),
         ("Nonexistent Road 5, Oberdorf", EntityType.POPULATED_PLACE, None, "Oberdorf", (U,), LOW),
+        # typos: one edit in a short name, two in a long one, a swap counts as one
+        ("Hauptstrase 3, 9401 Oberdorf", A, "3", "Oberdorf", (G,), HIGH),
+        ("Hautpstrasse 3, Oberdorf", A, "3", "Oberdorf", (G,), HIGH),
+        ("Bahnhfstrase 4, 9402", A, "4", "Unterdorf", (G,), HIGH),
+        ("Kirchweg 12a, Oberdorff", A, "12a", "Oberdorf", (G,), HIGH),
+        ("Kirchweg 12a Oberdrof", A, "12a", "Oberdorf", (G,), HIGH),
+        ("Hauptstrase 3", A, "3", None, (M,), MED),
+        ("Oberdrof", EntityType.POPULATED_PLACE, None, "Oberdorf", (G,), MED),
     ],
 )
 def test_forward(

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from geobatch.geocode.formatting import format_address
+from geobatch.geocode.fuzzy import FuzzyKeys, max_edits
 from geobatch.geocode.interpolate import interpolate_number
 from geobatch.geocode.query import Analysis, Role, Span, analyse
 from geobatch.geocode.rules import (
@@ -146,16 +147,24 @@ def _street_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
     best_span: dict[int, Span] = {}
     for span, row in a.street_spans:
         old = best_span.get(row)
-        if old is None or span.end - span.start > old.end - old.start:
+        if old is None or _better_span(a.street_edits, span, old, row):
             best_span[row] = span
     return [_street_candidate(a, vocab, row, span) for row, span in best_span.items()]
+
+
+def _better_span(edits: dict[tuple[Span, int], int], new: Span, old: Span, row: int) -> bool:
+    """Fewer edits first, then more words covered."""
+    new_rank = (edits.get((new, row), 0), old.end - old.start)
+    old_rank = (edits.get((old, row), 0), new.end - new.start)
+    return new_rank < old_rank
 
 
 def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> Candidate:
     street = vocab.data.streets[row]
     covered = set(span.tokens)
     ev = Evidence(EntityType.ROAD_BLOCK)
-    score = WEIGHT["street"]
+    ev.typos = a.street_edits.get((span, row), 0)
+    score = WEIGHT["street"] + WEIGHT["typo_edit"] * ev.typos
     score += _postcode_evidence(a, ev, covered, vocab.street_postcodes[row], match_only=True)
     number = _house_number(a, vocab, row, span, covered)
     score += _postcode_evidence(a, ev, covered, vocab.street_postcodes[row], match_only=False)
@@ -323,6 +332,8 @@ def _context_evidence(
             covered.update(span.tokens)
             ev.admin = True
             score += WEIGHT["admin"]
+    if not ev.locality and localities:
+        score += _misspelt_locality(a, ev, covered, localities)
     readings: dict[Span, list[PlaceRow]] = {}
     for span, prow in a.place_spans:
         readings.setdefault(span, []).append(vocab.data.places[prow])
@@ -343,6 +354,28 @@ def _context_evidence(
         elif best[1] == "admin":
             ev.admin = True
     return score
+
+
+def _misspelt_locality(
+    a: Analysis, ev: Evidence, covered: set[int], localities: frozenset[str]
+) -> float:
+    """A locality written with a typo ("Trisen") still confirms the candidate, at a cost."""
+    for span in a.spans:
+        if any(t in covered for t in span.tokens) or a.roles[span.start] not in (
+            Role.ANY,
+            Role.LOCALITY,
+        ):
+            continue
+        limit = max_edits(span.key)
+        if limit == 0 or span.key[0].isdigit():
+            continue
+        edits = min(FuzzyKeys.distance(span.key, k) for k in localities)
+        if edits <= limit:
+            covered.update(span.tokens)
+            ev.locality = True
+            ev.typos += edits
+            return WEIGHT["locality"] + WEIGHT["typo_edit"] * edits
+    return 0.0
 
 
 def _place_context(
@@ -395,11 +428,18 @@ def _place_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
             continue
         if role is Role.ADMIN and place.kind not in ("state", "county"):
             continue
-        out.append(_place_candidate(a, vocab, place, span))
+        edits, matched = a.place_edits.get((span, row), (0, span.key))
+        candidate = _place_candidate(a, vocab, place, span, matched)
+        if edits:
+            candidate.evidence.typos = edits
+            candidate.score += WEIGHT["typo_edit"] * edits
+        out.append(candidate)
     return out
 
 
-def _place_candidate(a: Analysis, vocab: Vocabulary, place: PlaceRow, span: Span) -> Candidate:
+def _place_candidate(
+    a: Analysis, vocab: Vocabulary, place: PlaceRow, span: Span, matched: str
+) -> Candidate:
     etype = PLACE_TYPES.get(place.kind, EntityType.POPULATED_PLACE)
     ev = Evidence(etype)
     covered = set(span.tokens)
@@ -408,7 +448,7 @@ def _place_candidate(a: Analysis, vocab: Vocabulary, place: PlaceRow, span: Span
         score += WEIGHT["country_entity"]
     elif etype is EntityType.POPULATED_PLACE:
         score += WEIGHT["settlement_entity"]
-        if place.keys and span.key != place.keys[0]:
+        if place.keys and matched != place.keys[0]:
             score += WEIGHT["alternate_name"]
     own = locality_keys(place.name)
     admins = locality_keys(place.admin1) | (

@@ -59,6 +59,9 @@ class Analysis:
     postcode_spans: list[tuple[Span, str]] = field(default_factory=list)  # (span, postcode key)
     numbers: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, hn key)
     spans: list[Span] = field(default_factory=list)  # every span, longest first
+    # Edits a typo-corrected span needed, by (span, row); exact matches are not listed.
+    street_edits: dict[tuple[Span, int], int] = field(default_factory=dict)
+    place_edits: dict[tuple[Span, int], tuple[int, str]] = field(default_factory=dict)
 
     def word_tokens(self) -> list[int]:
         return [i for i, t in enumerate(self.tokens) if t not in STOPWORDS]
@@ -83,8 +86,47 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
     analysis = Analysis(tokens, roles, unit, groups)
     for start, end in groups:
         _lookup_group(analysis, vocab, start, end)
+    _correct_typos(analysis, vocab)
     analysis.spans.sort(key=lambda sp: sp.start - sp.end)
     return analysis
+
+
+def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
+    """Look words that nothing matched up again, allowing one or two edits.
+
+    Only words no exact street, place or postcode reading explains are tried, so a clean query
+    never pays for the fuzzy look-up.
+    """
+    explained = {
+        t for span, _ in (*a.street_spans, *a.place_spans, *a.postcode_spans) for t in span.tokens
+    }
+    for start, end in a.groups:
+        role = a.roles[start]
+        for i, j in _word_runs(a, start, end, explained):
+            key = key_of_tokens(a.tokens[i:j])
+            span = Span(i, j, key)
+            if role in _STREET_ROLES:
+                for match, edits in vocab.street_fuzzy.lookup(key):
+                    for row in vocab.streets_by_key[match]:
+                        a.street_spans.append((span, row))
+                        a.street_edits[(span, row)] = edits
+            if role in _PLACE_ROLES:
+                for match, edits in vocab.place_fuzzy.lookup(key):
+                    for row in vocab.places_by_key[match]:
+                        a.place_spans.append((span, row))
+                        a.place_edits[(span, row)] = (edits, match)
+
+
+def _word_runs(a: Analysis, start: int, end: int, explained: set[int]) -> list[tuple[int, int]]:
+    """Unexplained spans of up to four words with no number: where a misspelt name can be."""
+    runs = []
+    for i in range(start, end):
+        for j in range(i + 1, min(end, i + 4) + 1):
+            t = a.tokens[j - 1]
+            if t[0].isdigit() or t in STOPWORDS or j - 1 in explained:
+                break
+            runs.append((i, j))
+    return runs
 
 
 def _fields(request: GeocodeRequest) -> list[tuple[str, Role]]:

@@ -32,7 +32,9 @@ WEIGHT = {
     "postcode_conflict": -3.0,
     "admin_conflict": -2.0,
     "country_conflict": -8.0,
-    "unexplained_word": -1.5,
+    "unexplained_word": -3.0,
+    # Each edit a misspelt street or place name needed to match.
+    "typo_edit": -1.5,
     "unexplained_number": -0.5,
 }
 # A place's size breaks ties between places of one name: at most this much, for ~10 million.
@@ -68,6 +70,8 @@ class Evidence:
     contested: bool = False
     # The data holds the matched house number at several points far apart.
     duplicated: bool = False
+    # Edits needed to read misspelt names (0 when every name matched as written).
+    typos: int = 0
 
 
 def match_codes(evidence: Evidence, asked_level: int, ambiguous: bool) -> tuple[MatchCode, ...]:
@@ -93,6 +97,7 @@ def confidence(evidence: Evidence, codes: tuple[MatchCode, ...]) -> Confidence:
     something in the query contradicts it (conflicts)                Low
     interpolated address, or words left unexplained                  Medium
     a street name found in several places, none confirmed            Medium
+    a misspelt name, not confirmed by locality or postcode           Medium
     otherwise: Good, nothing contradicted, everything explained      High
     ===============================================================  ==========
     """
@@ -107,6 +112,6 @@ def confidence(evidence: Evidence, codes: tuple[MatchCode, ...]) -> Confidence:
         return Confidence.LOW
     if evidence.interpolated or evidence.unexplained_words:
         return Confidence.MEDIUM
-    if evidence.contested and not confirmed:
+    if (evidence.contested or evidence.typos) and not confirmed:
         return Confidence.MEDIUM
     return Confidence.HIGH

@@ -11,7 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from geobatch.geocode.fuzzy import FuzzyKeys
 from geobatch.index.read import IndexData
+from geobatch.index.schema import BUILTIN_NAME
 from geobatch.text.abbreviations import name_key, name_keys
 from geobatch.text.postcodes import postcode_key
 
@@ -40,6 +42,11 @@ def locality_keys(*names: str | None) -> frozenset[str]:
     return frozenset(keys)
 
 
+# Places whose names are corrected for typos: every settlement of an imported data set, and the
+# built-in gazetteer's towns of this size or more (a typo is likelier a miss than a village).
+FUZZY_PLACE_POPULATION = 15_000
+
+
 @dataclass(slots=True)
 class Vocabulary:
     data: IndexData
@@ -53,6 +60,25 @@ class Vocabulary:
     country_names: dict[str, str]
     street_key_count: dict[str, int]
     interpolations_by_street: dict[int, list[int]]
+    _street_fuzzy: FuzzyKeys | None = None
+    _place_fuzzy: FuzzyKeys | None = None
+
+    @property
+    def street_fuzzy(self) -> FuzzyKeys:
+        if self._street_fuzzy is None:
+            self._street_fuzzy = FuzzyKeys(self.streets_by_key)
+        return self._street_fuzzy
+
+    @property
+    def place_fuzzy(self) -> FuzzyKeys:
+        if self._place_fuzzy is None:
+            self._place_fuzzy = FuzzyKeys(
+                k
+                for p in self.data.places
+                if p.source != BUILTIN_NAME or p.population >= FUZZY_PLACE_POPULATION
+                for k in p.keys
+            )
+        return self._place_fuzzy
 
     @classmethod
     def build(cls, data: IndexData) -> Vocabulary:
