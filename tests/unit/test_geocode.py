@@ -67,7 +67,7 @@ HIGH, MED, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
         ("Bahnhfstrase 4, 9402", A, "4", "Unterdorf", (G,), HIGH),
         ("Kirchweg 12a, Oberdorff", A, "12a", "Oberdorf", (G,), HIGH),
         ("Kirchweg 12a Oberdrof", A, "12a", "Oberdorf", (G,), HIGH),
-        ("Hauptstrase 3", A, "3", None, (M,), MED),
+        ("Hauptstrase 3", A, "3", "Oberdorf", (G,), MED),
         ("Oberdrof", EntityType.POPULATED_PLACE, None, "Oberdorf", (G,), MED),
     ],
 )
