@@ -11,6 +11,7 @@ from geobatch.geocode.interpolate import interpolate_number
 from geobatch.geocode.query import Analysis, Role, Span, analyse
 from geobatch.geocode.rules import (
     AMBIGUOUS_DISTANCE_M,
+    PLACE_SCORE_CEILING,
     AMBIGUOUS_SCORE_GAP,
     LEVEL,
     POPULATION_BONUS_MAX,
@@ -66,8 +67,12 @@ def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
     a = analyse(request, vocab)
     if not a.tokens:
         return Answer(ResultStatus.FAILED, reason="the request has no words or numbers to look up")
-    candidates = _street_candidates(a, vocab) + _place_candidates(a, vocab)
-    candidates += _postcode_candidates(a, vocab)
+    candidates = _street_candidates(a, vocab)
+    best_street = max((c.score for c in candidates), default=float("-inf"))
+    # Places and postcodes can score at most PLACE_SCORE_CEILING: when a street reading beats
+    # that by the ambiguity gap, they can be neither the answer nor its rival. Skip them.
+    if request.max_results > 1 or best_street < PLACE_SCORE_CEILING + AMBIGUOUS_SCORE_GAP:
+        candidates += _place_candidates(a, vocab) + _postcode_candidates(a, vocab)
     if not candidates:
         return Answer(ResultStatus.NO_RESULT, reason="nothing in the index matches this address")
     candidates = [c for c in candidates if _explains_enough(a, c)]
@@ -321,7 +326,7 @@ def _context_evidence(
     """Locality, admin area and country named in the query, for or against a candidate."""
     score = 0.0
     # Longest spans first, so "Queens Village" is read before "Queens".
-    for span in a.spans:
+    for span in a.context_spans:
         if any(t in covered for t in span.tokens):
             continue
         if span.key in localities:
@@ -361,7 +366,9 @@ def _misspelt_locality(
 ) -> float:
     """A locality written with a typo ("Trisen") still confirms the candidate, at a cost."""
     for span in a.spans:
-        if any(t in covered for t in span.tokens) or a.roles[span.start] not in (
+        if any(t in covered or t in a.explained for t in span.tokens) or a.roles[
+            span.start
+        ] not in (
             Role.ANY,
             Role.LOCALITY,
         ):

@@ -62,6 +62,11 @@ class Analysis:
     # Edits a typo-corrected span needed, by (span, row); exact matches are not listed.
     street_edits: dict[tuple[Span, int], int] = field(default_factory=dict)
     place_edits: dict[tuple[Span, int], tuple[int, str]] = field(default_factory=dict)
+    # Spans whose key some street names as its locality or admin area: the only ones worth
+    # testing as context for a street candidate.
+    context_spans: list[Span] = field(default_factory=list)
+    # Tokens that an exact street, place or postcode reading explains.
+    explained: set[int] = field(default_factory=set)
 
     def word_tokens(self) -> list[int]:
         return [i for i, t in enumerate(self.tokens) if t not in STOPWORDS]
@@ -86,8 +91,14 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
     analysis = Analysis(tokens, roles, unit, groups)
     for start, end in groups:
         _lookup_group(analysis, vocab, start, end)
+    analysis.explained = {
+        t
+        for span, _ in (*analysis.street_spans, *analysis.place_spans, *analysis.postcode_spans)
+        for t in span.tokens
+    }
     _correct_typos(analysis, vocab)
     analysis.spans.sort(key=lambda sp: sp.start - sp.end)
+    analysis.context_spans = [sp for sp in analysis.spans if sp.key in vocab.context_keys]
     return analysis
 
 
@@ -97,12 +108,9 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
     Only words no exact street, place or postcode reading explains are tried, so a clean query
     never pays for the fuzzy look-up.
     """
-    explained = {
-        t for span, _ in (*a.street_spans, *a.place_spans, *a.postcode_spans) for t in span.tokens
-    }
     for start, end in a.groups:
         role = a.roles[start]
-        for i, j in _word_runs(a, start, end, explained):
+        for i, j in _word_runs(a, start, end, a.explained):
             key = key_of_tokens(a.tokens[i:j])
             span = Span(i, j, key)
             if role in _STREET_ROLES:

@@ -39,6 +39,16 @@ WEIGHT = {
 }
 # A place's size breaks ties between places of one name: at most this much, for ~10 million.
 POPULATION_BONUS_MAX = 2.0
+# The most a place or postcode candidate can score: entity, size, country bonus and every kind
+# of agreeing evidence at once (a postcode entity scores less). Street readings above it win.
+PLACE_SCORE_CEILING = (
+    WEIGHT["place_entity"]
+    + POPULATION_BONUS_MAX
+    + WEIGHT["country_entity"]
+    + WEIGHT["locality"]
+    + WEIGHT["admin"]
+    + WEIGHT["country"]
+)
 # Two candidates within this score of each other, and this far apart, make the answer ambiguous.
 AMBIGUOUS_SCORE_GAP = 1.0
 AMBIGUOUS_DISTANCE_M = 500.0

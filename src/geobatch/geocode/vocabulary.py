@@ -60,6 +60,7 @@ class Vocabulary:
     country_names: dict[str, str]
     street_key_count: dict[str, int]
     interpolations_by_street: dict[int, list[int]]
+    context_keys: frozenset[str]
     _street_fuzzy: FuzzyKeys | None = None
     _place_fuzzy: FuzzyKeys | None = None
 
@@ -107,6 +108,11 @@ class Vocabulary:
         for i, s in enumerate(data.streets):
             if s.postcode:
                 pcs[i].add(postcode_key(s.postcode))
+        street_localities = [
+            locality_keys(s.locality, *s.other_localities, s.neighborhood, s.admin2)
+            for s in data.streets
+        ]
+        street_admin = [locality_keys(s.admin1) for s in data.streets]
         return cls(
             data=data,
             streets_by_key=dict(streets_by_key),
@@ -114,11 +120,14 @@ class Vocabulary:
             postcodes_by_key=dict(postcodes_by_key),
             numbers_by_street={k: dict(v) for k, v in numbers.items()},
             street_postcodes=[frozenset(p) for p in pcs],
-            street_localities=[
-                locality_keys(s.locality, *s.other_localities, s.neighborhood, s.admin2)
-                for s in data.streets
-            ],
-            street_admin=[locality_keys(s.admin1) for s in data.streets],
+            street_localities=street_localities,
+            street_admin=street_admin,
+            context_keys=frozenset().union(
+                *street_localities,
+                *street_admin,
+                places_by_key,
+                *(locality_keys(pc.locality, pc.admin1) for pc in data.postcodes),
+            ),
             country_names=country_names,
             street_key_count={k: len(v) for k, v in streets_by_key.items()},
             interpolations_by_street=_interpolations_by_street(data),
