@@ -50,7 +50,8 @@ class BatchHeader:
 
 
 class DecodedBatch(Protocol):
-    header: BatchHeader
+    @property
+    def header(self) -> BatchHeader: ...
 
     def rows(self) -> Iterator[BatchRow]:
         """Stream the rows. Raises :class:`geobatch.errors.InputError` when the file cannot be
