@@ -31,14 +31,9 @@ def interpolate_number(vocab: Vocabulary, street: int, key: str) -> tuple[float,
         point = _on_line(vocab.data.interpolations[row], wanted)
         if point is not None:
             return point
-    numbers = vocab.numbers_by_street.get(street)
-    if not numbers:
+    known = vocab.number_values(street)
+    if not known:
         return None
-    known: dict[int, int] = {}
-    for text, rows in numbers.items():
-        value = housenumber_int(text)
-        if value is not None and value not in known:
-            known[value] = rows[0]
     for same_parity in (True, False):
         below = [v for v in known if v < wanted and (not same_parity or v % 2 == wanted % 2)]
         above = [v for v in known if v > wanted and (not same_parity or v % 2 == wanted % 2)]

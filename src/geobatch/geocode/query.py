@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from geobatch.geocode.vocabulary import Vocabulary
 from geobatch.model import GeocodeRequest
-from geobatch.text.abbreviations import key_of_tokens
+from geobatch.text.abbreviations import key_of_tokens, token_forms
 from geobatch.text.housenumbers import is_housenumber, normalize_housenumber
 from geobatch.text.normalize import query_tokens
 from geobatch.text.postcodes import postcode_key
@@ -158,10 +158,16 @@ _POSTCODE_ROLES = (Role.ANY, Role.ADDRESS, Role.POSTCODE)
 
 def _lookup_group(a: Analysis, vocab: Vocabulary, start: int, end: int) -> None:
     role = a.roles[start]
+    forms = [token_forms(t) for t in a.tokens]
     for i in range(start, end):
+        inner = ""  # the middle forms of tokens i+1 .. j-2
         for j in range(i + 1, min(end, i + MAX_SPAN) + 1):
-            key = key_of_tokens(a.tokens[i:j])
-            if not key or all(t in STOPWORDS for t in a.tokens[i:j]):
+            if j - i == 1:
+                key = forms[i][2]
+            else:
+                key = forms[i][0] + inner + forms[j - 1][2]
+                inner += forms[j - 1][1]
+            if not key or (j - i == 1 and a.tokens[i] in STOPWORDS):
                 continue
             span = Span(i, j, key)
             a.spans.append(span)

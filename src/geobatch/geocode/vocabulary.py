@@ -8,13 +8,14 @@ any language the data has.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from geobatch.geocode.fuzzy import FuzzyKeys
 from geobatch.index.read import IndexData
 from geobatch.index.schema import BUILTIN_NAME
 from geobatch.text.abbreviations import name_key, name_keys
+from geobatch.text.housenumbers import housenumber_int
 from geobatch.text.postcodes import postcode_key
 
 # Words people add to locality names that the data often leaves out, and the reverse.
@@ -62,6 +63,20 @@ class Vocabulary:
     interpolations_by_street: dict[int, list[int]]
     context_keys: frozenset[str]
     _street_fuzzy: FuzzyKeys | None = None
+    _number_values: dict[int, dict[int, int]] = field(default_factory=dict)
+
+    def number_values(self, street: int) -> dict[int, int]:
+        """Integer house numbers on a street → one address row each (cached per street)."""
+        known = self._number_values.get(street)
+        if known is None:
+            known = {}
+            for text, rows in self.numbers_by_street.get(street, {}).items():
+                value = housenumber_int(text)
+                if value is not None and value not in known:
+                    known[value] = rows[0]
+            self._number_values[street] = known
+        return known
+
     _place_fuzzy: FuzzyKeys | None = None
 
     @property

@@ -93,6 +93,14 @@ def _expand_suffix(tok: str) -> str:
     return tok
 
 
+@lru_cache(maxsize=100_000)
+def token_forms(tok: str) -> tuple[str, str, str]:
+    """How a word reads first in a name, inside it, and last (or alone): the pieces of
+    :func:`key_of_tokens`, precomputed so every span of a query is one concatenation."""
+    middle = _ANYWHERE.get(tok) or _expand_suffix(tok)
+    return _FIRST.get(tok, middle), middle, _LAST.get(tok, middle)
+
+
 def key_of_tokens(tokens: Sequence[str]) -> str:
     """The name key of a run of folded words."""
     return "".join(expand(tokens))
