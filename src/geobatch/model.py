@@ -116,9 +116,13 @@ class GeocodeRequest:
 
 @dataclass(frozen=True, slots=True)
 class ReverseRequest:
+    """One reverse request. ``include_entity_types`` is Bing's IncludeEntityTypes: the kinds of
+    result wanted (one of each that exists); empty means the finest result available."""
+
     lat: float
     lon: float
     max_results: int = 1
+    include_entity_types: tuple[EntityType, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,3 +227,36 @@ def test_reverse_outside_coverage_and_bad_points(geocoder: Geocoder) -> None:
     ]
     assert "latitude" in answers[2].reason
     assert "longitude" in answers[3].reason
+
+
+@pytest.mark.parametrize(
+    ("include", "expected"),
+    [
+        ((), [EntityType.ADDRESS]),
+        ((EntityType.ADDRESS,), [EntityType.ADDRESS]),
+        ((EntityType.POPULATED_PLACE,), [EntityType.POPULATED_PLACE]),
+        ((EntityType.POSTCODE,), [EntityType.POSTCODE]),
+        (
+            (EntityType.COUNTRY, EntityType.POPULATED_PLACE),
+            [EntityType.POPULATED_PLACE, EntityType.COUNTRY],
+        ),
+        ((EntityType.NEIGHBORHOOD,), []),  # no neighbourhood polygon contains the point
+    ],
+)
+def test_reverse_entity_type_filter(
+    geocoder: Geocoder, include: tuple[EntityType, ...], expected: list[EntityType]
+) -> None:
+    answer = geocoder.reverse(47.02012, 9.00801, include_entity_types=include)
+    assert [r.entity_type for r in answer.results] == expected
+    if not expected:
+        assert answer.status is ResultStatus.NO_RESULT
+        assert "Neighborhood" in answer.reason
+    for r in answer.results:
+        if r.entity_type is EntityType.POPULATED_PLACE:
+            assert r.address.locality == "Oberdorf"
+            assert r.address.street is None
+        if r.entity_type is EntityType.POSTCODE:
+            assert r.address.postal_code == "9401"
+        if r.entity_type is EntityType.COUNTRY:
+            assert r.address.country_code == "LI"
+            assert r.address.locality is None

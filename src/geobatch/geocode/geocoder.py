@@ -11,7 +11,7 @@ from geobatch.geocode.forward import geocode as forward_geocode
 from geobatch.geocode.reverse import ReverseEngine, validate_points
 from geobatch.geocode.vocabulary import Vocabulary
 from geobatch.index.read import IndexData, load_index
-from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
+from geobatch.model import Answer, EntityType, GeocodeRequest, ResultStatus, ReverseRequest
 
 
 class Geocoder:
@@ -52,8 +52,15 @@ class Geocoder:
             out.append(answer)
         return out
 
-    def reverse(self, lat: float, lon: float, max_results: int = 1) -> Answer:
-        return self.reverse_batch([ReverseRequest(lat, lon, max_results)])[0]
+    def reverse(
+        self,
+        lat: float,
+        lon: float,
+        max_results: int = 1,
+        include_entity_types: Sequence[EntityType] = (),
+    ) -> Answer:
+        request = ReverseRequest(lat, lon, max_results, tuple(include_entity_types))
+        return self.reverse_batch([request])[0]
 
     def reverse_batch(self, requests: Sequence[ReverseRequest]) -> list[Answer]:
         """Reverse-geocode many points at once (vectorised); bad coordinates fail alone."""
@@ -64,13 +71,19 @@ class Geocoder:
         answers: list[Answer] = [
             Answer(ResultStatus.FAILED, reason=reason or "") for reason in reasons
         ]
-        if good:
-            engine = self._reverse_engine()
-            found = engine.reverse_many(
-                np.array([lat[i] for i in good], dtype=np.float64),
-                np.array([lon[i] for i in good], dtype=np.float64),
+        # Points asking for the same entity types and result count go through together.
+        groups: dict[tuple[frozenset[EntityType], int], list[int]] = {}
+        for i in good:
+            r = requests[i]
+            groups.setdefault((frozenset(r.include_entity_types), r.max_results), []).append(i)
+        for (include, max_results), rows in groups.items():
+            found = self._reverse_engine().reverse_many(
+                np.array([lat[i] for i in rows], dtype=np.float64),
+                np.array([lon[i] for i in rows], dtype=np.float64),
+                include,
+                max_results,
             )
-            for i, answer in zip(good, found, strict=True):
+            for i, answer in zip(rows, found, strict=True):
                 answers[i] = answer
         return answers
 

@@ -9,7 +9,7 @@ A point outside every imported and built-in polygon, with nothing near, gets no 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +17,8 @@ import shapely
 
 from geobatch.geocode.formatting import format_address
 from geobatch.geocode.vocabulary import SETTLEMENT_KINDS, Vocabulary
-from geobatch.index.spatial import FloatArray, PointTree, PolygonIndex
+from geobatch.index.read import PlaceRow
+from geobatch.index.spatial import FloatArray, IntArray, PointTree, PolygonIndex
 from geobatch.model import (
     Address,
     Answer,
@@ -70,33 +71,81 @@ class ReverseEngine:
             np.array([data.places[i].lon for i in self._places], dtype=np.float64),
         )
 
-    def reverse_many(self, lat: FloatArray, lon: FloatArray) -> list[Answer]:
+    def reverse_many(
+        self,
+        lat: FloatArray,
+        lon: FloatArray,
+        include: frozenset[EntityType] = frozenset(),
+        max_results: int = 1,
+    ) -> list[Answer]:
+        """Answer every point. ``include`` is Bing's IncludeEntityTypes: the kinds of result
+        wanted (one of each that exists, finest first); empty means the finest available."""
         n = len(lat)
-        areas = self._containing(lat, lon)
-        addr, addr_m = self._addresses.nearest(lat, lon, ADDRESS_RADIUS_M)
-        street_vertex, street_m = self._streets.nearest(lat, lon, STREET_RADIUS_M)
-        place, place_m = self._place_tree.nearest(lat, lon, PLACE_RADIUS_M)
+        near = _Near(
+            areas=self._containing(lat, lon),
+            addr=self._addresses.nearest(lat, lon, ADDRESS_RADIUS_M),
+            street=self._streets.nearest(lat, lon, STREET_RADIUS_M),
+            place=self._place_tree.nearest(lat, lon, PLACE_RADIUS_M),
+        )
+        limit = max(max_results, len(include))
         out: list[Answer] = []
         for i in range(n):
-            if addr[i] >= 0:
-                out.append(self._address_answer(int(addr[i]), float(addr_m[i]), areas[i]))
-            elif street_vertex[i] >= 0:
-                street = int(self._vertex_street[street_vertex[i]])
-                out.append(
-                    self._street_answer(street, float(street_m[i]), lat[i], lon[i], areas[i])
-                )
-            elif areas[i].locality or place[i] >= 0 or areas[i].country_code:
-                p = self._places[place[i]] if place[i] >= 0 else None
-                out.append(self._area_answer(p, float(place_m[i]), lat[i], lon[i], areas[i]))
+            found: list[GeocodeResult] = []
+            for etype, result in self._levels(i, float(lat[i]), float(lon[i]), near):
+                if include and etype not in include:
+                    continue
+                if not include and etype in (EntityType.NEIGHBORHOOD, EntityType.POSTCODE):
+                    continue  # by default the finest of address, street, place, admin, country
+                found.append(result)
+                if len(found) >= (limit if include else 1):
+                    break
+            if found:
+                out.append(Answer(ResultStatus.OK, tuple(found)))
             else:
-                out.append(
-                    Answer(
-                        ResultStatus.NO_RESULT,
-                        reason="no address, street or place near this point "
-                        "(at sea, or outside the imported and built-in data)",
-                    )
-                )
+                out.append(Answer(ResultStatus.NO_RESULT, reason=_no_result_reason(include)))
         return out
+
+    def _levels(
+        self, i: int, lat: float, lon: float, near: _Near
+    ) -> Iterator[tuple[EntityType, GeocodeResult]]:
+        """Every result the point can have, finest first, tagged with the type it answers for
+        (a street answers for Address when no address is near)."""
+        areas = near.areas[i]
+        addr, addr_m = int(near.addr[0][i]), float(near.addr[1][i])
+        vertex, street_m = int(near.street[0][i]), float(near.street[1][i])
+        if addr >= 0:
+            yield EntityType.ADDRESS, self._address_result(addr, addr_m, areas)
+        elif vertex >= 0:
+            street = int(self._vertex_street[vertex])
+            yield EntityType.ADDRESS, self._street_result(street, street_m, lat, lon, areas)
+        prow = int(near.place[0][i])
+        place = self.vocab.data.places[self._places[prow]] if prow >= 0 else None
+        place_m = float(near.place[1][i])
+        if areas.neighborhood:
+            yield (
+                EntityType.NEIGHBORHOOD,
+                self._area_result(EntityType.NEIGHBORHOOD, areas, None, 0.0, lat, lon),
+            )
+        if areas.locality or place is not None:
+            yield (
+                EntityType.POPULATED_PLACE,
+                self._area_result(EntityType.POPULATED_PLACE, areas, place, place_m, lat, lon),
+            )
+        postcode = areas.postcode or (self.vocab.data.addr_postcode[addr] if addr >= 0 else None)
+        if postcode:
+            yield (
+                EntityType.POSTCODE,
+                self._area_result(
+                    EntityType.POSTCODE, _with_postcode(areas, postcode), place, place_m, lat, lon
+                ),
+            )
+        for etype, present in (
+            (EntityType.ADMIN_DIVISION2, areas.admin2 or (place and place.admin2)),
+            (EntityType.ADMIN_DIVISION1, areas.admin1 or (place and place.admin1)),
+            (EntityType.COUNTRY, areas.country_code or (place and place.country_code)),
+        ):
+            if present:
+                yield etype, self._area_result(etype, areas, place, place_m, lat, lon)
 
     def _containing(self, lat: FloatArray, lon: FloatArray) -> list[_Areas]:
         result = [_Areas(best_level={}) for _ in range(len(lat))]
@@ -122,7 +171,7 @@ class ReverseEngine:
                     setattr(got, slot, area.name)
         return result
 
-    def _address_answer(self, a: int, metres: float, areas: _Areas) -> Answer:
+    def _address_result(self, a: int, metres: float, areas: _Areas) -> GeocodeResult:
         d = self.vocab.data
         street = d.streets[d.addr_street[a]]
         cc = street.country_code or areas.country_code
@@ -142,12 +191,12 @@ class ReverseEngine:
         )  # fmt: skip
         lat, lon = float(d.addr_lat[a]), float(d.addr_lon[a])
         conf = Confidence.HIGH if metres <= 30 else Confidence.MEDIUM
-        return _answer(address, lat, lon, EntityType.ADDRESS, conf, metres, street.source,
+        return _result(address, lat, lon, EntityType.ADDRESS, conf, metres, street.source,
                        BoundingBox.around(lat, lon, 25.0))  # fmt: skip
 
-    def _street_answer(
+    def _street_result(
         self, s: int, metres: float, lat: float, lon: float, areas: _Areas
-    ) -> Answer:
+    ) -> GeocodeResult:
         street = self.vocab.data.streets[s]
         cc = street.country_code or areas.country_code
         country = self.vocab.country_name(cc)
@@ -165,45 +214,105 @@ class ReverseEngine:
             ),
         )  # fmt: skip
         conf = Confidence.MEDIUM if metres <= 100 else Confidence.LOW
-        return _answer(address, float(lat), float(lon), EntityType.ROAD_BLOCK, conf, metres,
+        return _result(address, float(lat), float(lon), EntityType.ROAD_BLOCK, conf, metres,
                        street.source, BoundingBox(*street.bbox))  # fmt: skip
 
-    def _area_answer(
-        self, place_row: int | None, metres: float, lat: float, lon: float, areas: _Areas
-    ) -> Answer:
-        place = self.vocab.data.places[place_row] if place_row is not None else None
+    def _area_result(
+        self,
+        etype: EntityType,
+        areas: _Areas,
+        place: PlaceRow | None,
+        metres: float,
+        lat: float,
+        lon: float,
+    ) -> GeocodeResult:
+        """A result at one level of the hierarchy: its parts up to that level, nothing finer."""
         cc = areas.country_code or (place.country_code if place else None)
-        locality = areas.locality or (place.name if place else None)
-        admin1 = areas.admin1 or (place.admin1 if place else None)
-        admin2 = areas.admin2 or (place.admin2 if place else None)
+        level = _AREA_LEVEL[etype]
+        locality = (areas.locality or (place.name if place else None)) if level <= 2 else None
+        admin2 = (areas.admin2 or (place.admin2 if place else None)) if level <= 3 else None
+        admin1 = (areas.admin1 or (place.admin1 if place else None)) if level <= 4 else None
         country = self.vocab.country_name(cc)
-        if locality:
-            etype, conf = (
-                EntityType.POPULATED_PLACE,
-                (Confidence.MEDIUM if areas.locality else Confidence.LOW),
-            )
-        elif admin2:
-            etype, conf = EntityType.ADMIN_DIVISION2, Confidence.MEDIUM
-        elif admin1:
-            etype, conf = EntityType.ADMIN_DIVISION1, Confidence.MEDIUM
-        else:
-            etype, conf = EntityType.COUNTRY, Confidence.MEDIUM
         address = Address(
-            neighborhood=areas.neighborhood, locality=locality, postal_code=areas.postcode,
-            admin_district2=admin2, admin_district=admin1, country=country, country_code=cc,
-            formatted=", ".join(dict.fromkeys(p for p in (locality, admin1, country) if p)),
-        )  # fmt: skip
+            neighborhood=areas.neighborhood if level <= 0 else None,
+            locality=locality,
+            postal_code=areas.postcode if level <= 1 else None,
+            admin_district2=admin2,
+            admin_district=admin1,
+            country=country,
+            country_code=cc,
+            formatted=", ".join(
+                dict.fromkeys(
+                    p
+                    for p in (
+                        areas.neighborhood if level <= 0 else None,
+                        areas.postcode if level == 1 else None,
+                        locality,
+                        admin1,
+                        country,
+                    )
+                    if p
+                )
+            ),
+        )
+        from_polygon = {
+            EntityType.NEIGHBORHOOD: areas.neighborhood,
+            EntityType.POPULATED_PLACE: areas.locality,
+            EntityType.POSTCODE: areas.postcode,
+            EntityType.ADMIN_DIVISION2: areas.admin2,
+            EntityType.ADMIN_DIVISION1: areas.admin1,
+            EntityType.COUNTRY: areas.country_code,
+        }[etype]
+        nearest_place = etype is EntityType.POPULATED_PLACE and not from_polygon and place
+        conf = Confidence.MEDIUM if from_polygon else Confidence.LOW
         bbox = (
             BoundingBox(*place.bbox)
-            if place and not areas.locality
-            else BoundingBox.around(float(lat), float(lon), 1_000.0)
+            if nearest_place and place
+            else BoundingBox.around(lat, lon, 1_000.0)
         )
-        distance = metres if place and not areas.locality else 0.0
         source = place.source if place else ""
-        return _answer(address, float(lat), float(lon), etype, conf, distance, source, bbox)
+        return _result(address, lat, lon, etype, conf, metres if nearest_place else 0.0, source,
+                       bbox)  # fmt: skip
 
 
-def _answer(
+_AREA_LEVEL = {
+    EntityType.NEIGHBORHOOD: 0,
+    EntityType.POSTCODE: 1,
+    EntityType.POPULATED_PLACE: 2,
+    EntityType.ADMIN_DIVISION2: 3,
+    EntityType.ADMIN_DIVISION1: 4,
+    EntityType.COUNTRY: 5,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Near:
+    """What the vectorised look-ups found for a chunk of points."""
+
+    areas: list[_Areas]
+    addr: tuple[IntArray, FloatArray]
+    street: tuple[IntArray, FloatArray]
+    place: tuple[IntArray, FloatArray]
+
+
+def _with_postcode(areas: _Areas, postcode: str) -> _Areas:
+    return _Areas(
+        areas.country_code, areas.admin1, areas.admin2, areas.locality, areas.neighborhood,
+        postcode, areas.best_level,
+    )  # fmt: skip
+
+
+def _no_result_reason(include: frozenset[EntityType]) -> str:
+    if include:
+        kinds = ", ".join(sorted(t.value for t in include))
+        return f"nothing of the requested entity types ({kinds}) at this point"
+    return (
+        "no address, street or place near this point "
+        "(at sea, or outside the imported and built-in data)"
+    )
+
+
+def _result(
     address: Address,
     lat: float,
     lon: float,
@@ -212,8 +321,8 @@ def _answer(
     metres: float,
     source: str,
     bbox: BoundingBox,
-) -> Answer:
-    result = GeocodeResult(
+) -> GeocodeResult:
+    return GeocodeResult(
         point=Point(lat, lon),
         address=address,
         entity_type=etype,
@@ -225,7 +334,6 @@ def _answer(
         source=source,
         distance_m=round(metres, 1),
     )
-    return Answer(ResultStatus.OK, (result,))
 
 
 def _street_vertices(vocab: Vocabulary) -> tuple[np.ndarray, FloatArray, FloatArray]:
