@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,10 @@ class Geocoder:
     def __init__(self, data: IndexData) -> None:
         self.vocab = Vocabulary.build(data)
         self._reverse: ReverseEngine | None = None
+        # The index is hundreds of thousands of long-lived objects: move them out of the
+        # collector's sight, or every full collection during a batch walks them all again.
+        gc.collect()
+        gc.freeze()
 
     @classmethod
     def open(cls, index_dir: Path) -> Geocoder:
@@ -68,8 +73,9 @@ class Geocoder:
         lon = [_as_float(r.lon) for r in requests]
         reasons = validate_points(lat, lon)
         good = [i for i, reason in enumerate(reasons) if reason is None]
-        answers: list[Answer] = [
-            Answer(ResultStatus.FAILED, reason=reason or "") for reason in reasons
+        answers: list[Answer | None] = [
+            None if reason is None else Answer(ResultStatus.FAILED, reason=reason)
+            for reason in reasons
         ]
         # Points asking for the same entity types and result count go through together.
         groups: dict[tuple[frozenset[EntityType], int], list[int]] = {}
@@ -85,11 +91,12 @@ class Geocoder:
             )
             for i, answer in zip(rows, found, strict=True):
                 answers[i] = answer
-        return answers
+        return [a for a in answers if a is not None]
 
     def _reverse_engine(self) -> ReverseEngine:
         if self._reverse is None:
             self._reverse = ReverseEngine(self.vocab)
+            gc.freeze()  # its trees and arrays live as long as the geocoder
         return self._reverse
 
 

@@ -83,12 +83,30 @@ class PolygonIndex:
 
     def __init__(self, geometries: Sequence[shapely.Geometry]) -> None:
         self.geometries = list(geometries)
+        for geom in self.geometries:
+            shapely.prepare(geom)
         self._tree = shapely.STRtree(self.geometries) if self.geometries else None
 
     def containing(self, lat: FloatArray, lon: FloatArray) -> Containment:
+        """Bounding boxes from the STR-tree, then one vectorised ``contains_xy`` per polygon on
+        its candidate points: a prepared polygon tests about a million points a second, where
+        the tree's own ``within`` predicate re-tests the full polygon for every point."""
         if self._tree is None or len(lat) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return Containment(empty, empty)
         pts = shapely.points(lon, lat)
-        pairs = self._tree.query(pts, predicate="within")
-        return Containment(pairs[0].astype(np.int64), pairs[1].astype(np.int64))
+        cand_pt, cand_poly = self._tree.query(pts)
+        if len(cand_pt) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return Containment(empty, empty)
+        order = np.argsort(cand_poly, kind="stable")
+        cand_pt, cand_poly = cand_pt[order], cand_poly[order]
+        bounds = np.flatnonzero(np.diff(cand_poly)) + 1
+        keep = np.zeros(len(cand_pt), dtype=bool)
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(cand_pt)], strict=True):
+            idx = cand_pt[lo:hi]
+            geom = self.geometries[int(cand_poly[lo])]
+            keep[lo:hi] = shapely.contains_xy(geom, lon[idx], lat[idx])
+        points, polygons = cand_pt[keep].astype(np.int64), cand_poly[keep].astype(np.int64)
+        order = np.argsort(points, kind="stable")
+        return Containment(points[order], polygons[order])
