@@ -56,6 +56,7 @@ HIGH, MED, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
         ("Kirchweg 12 A, Oberdorf", A, "12a", "Oberdorf", (G,), HIGH),
         ("Kirchweg 12a, Muehleholz", A, "12a", "Oberdorf", (G,), HIGH),
         ("Bahnhofstrasse 4, 9402", A, "4", "Unterdorf", (G,), HIGH),
+        ("Bahnhofstrasse 4, FL-9402 Unterdorf", A, "4", "Unterdorf", (G,), HIGH),
         ("Bahnhofstraße 4, Unterdorf", A, "4", "Unterdorf", (G,), HIGH),
         ("9402", EntityType.POSTCODE, None, "Unterdorf", (G,), HIGH),
         ("Oberdorf", EntityType.POPULATED_PLACE, None, "Oberdorf", (G,), HIGH),

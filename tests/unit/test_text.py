@@ -7,7 +7,7 @@ import pytest
 from geobatch.text.abbreviations import name_key, name_keys
 from geobatch.text.housenumbers import housenumber_int, is_housenumber, normalize_housenumber
 from geobatch.text.normalize import fold, query_tokens
-from geobatch.text.postcodes import postcode_key
+from geobatch.text.postcodes import postcode_key, strip_country_prefix
 from geobatch.text.units import split_unit, strip_junk
 
 
@@ -130,3 +130,16 @@ def test_strip_junk(text: str, clean: str) -> None:
 )
 def test_postcode_key(text: str, key: str) -> None:
     assert postcode_key(text) == key
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("Städtle 1, FL-9490 Vaduz", "Städtle 1, 9490 Vaduz"),
+        ("CH - 8001 Zürich", "8001 Zürich"),
+        ("D-10115 Berlin", "10115 Berlin"),
+        ("A-1 Highway 5", "A-1 Highway 5"),
+    ],
+)
+def test_strip_country_prefix(text: str, clean: str) -> None:
+    assert strip_country_prefix(text) == clean

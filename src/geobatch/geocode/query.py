@@ -16,7 +16,7 @@ from geobatch.model import GeocodeRequest
 from geobatch.text.abbreviations import key_of_tokens, token_forms
 from geobatch.text.housenumbers import is_housenumber, normalize_housenumber
 from geobatch.text.normalize import query_tokens
-from geobatch.text.postcodes import postcode_key
+from geobatch.text.postcodes import postcode_key, strip_country_prefix
 from geobatch.text.units import split_unit, strip_junk
 
 MAX_SPAN = 6
@@ -78,6 +78,8 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
     groups: list[tuple[int, int]] = []
     unit: str | None = None
     for text, role in _fields(request):
+        if role in (Role.ANY, Role.ADDRESS, Role.POSTCODE):
+            text = strip_country_prefix(text)
         if role in (Role.ANY, Role.ADDRESS):
             text, found_unit = split_unit(strip_junk(text))
             unit = unit or found_unit

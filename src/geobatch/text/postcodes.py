@@ -24,3 +24,16 @@ def postcode_key(text: str) -> str:
 def display_postcode(text: str) -> str:
     """The postcode as it should be printed: trimmed, upper case, single spaces."""
     return " ".join(text.strip().upper().split())
+
+
+# Country letters written before a postcode in European addresses: "FL-9490", "CH-8001", "D-10115".
+_COUNTRY_PREFIX = re.compile(
+    r"\b(?:FL|LI|CH|D|DE|A|AT|DK|F|FR|I|IT|L|LU|B|BE|NL|S|SE|N|NO|FIN|FI|IS|E|ES|P|PT|PL|CZ)"
+    r"\s?-\s?(?=\d{3,5}\b)",
+    re.IGNORECASE,
+)
+
+
+def strip_country_prefix(text: str) -> str:
+    """``"FL-9490 Vaduz"`` → ``"9490 Vaduz"``: the letters only repeat the country."""
+    return _COUNTRY_PREFIX.sub("", text)
