@@ -11,9 +11,9 @@ from geobatch.geocode.interpolate import interpolate_number
 from geobatch.geocode.query import Analysis, Role, Span, analyse
 from geobatch.geocode.rules import (
     AMBIGUOUS_DISTANCE_M,
-    PLACE_SCORE_CEILING,
     AMBIGUOUS_SCORE_GAP,
     LEVEL,
+    PLACE_SCORE_CEILING,
     POPULATION_BONUS_MAX,
     WEIGHT,
     Evidence,
