@@ -51,6 +51,9 @@ def test_name_key(name: str, key: str) -> None:
 
 def test_umlaut_spellings_share_a_key() -> None:
     assert set(name_keys("Mühleholz")) == {"muhleholz", "muehleholz"}
+    assert set(name_keys("København")) == {"kobenhavn", "koebenhavn"}
+    assert set(name_keys("Århus")) == {"arhus", "aarhus"}
+    assert set(name_keys("Sjælør Boulevard")) == {"sjaelorboulevard", "sjaeloerboulevard"}
     assert name_keys("Vaduz") == ["vaduz"]
 
 

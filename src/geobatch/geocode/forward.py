@@ -35,6 +35,7 @@ from geobatch.model import (
     ResultStatus,
 )
 from geobatch.text.abbreviations import name_key
+from geobatch.text.postcodes import postcode_key
 
 PLACE_TYPES = {
     "country": EntityType.COUNTRY,
@@ -222,6 +223,7 @@ def _house_number(
         rows = numbers.get(key)
         if rows:
             covered.update(range(start, end))
+            rows = _same_postcode(vocab, rows, a)
             chosen = _pick_unit(vocab, rows, a.unit)
             data = vocab.data
             return _Number(
@@ -235,6 +237,16 @@ def _house_number(
             covered.update(range(start, end))
             return _Number(key, guess[0], guess[1], None, None, True, 0.0)
     return None
+
+
+def _same_postcode(vocab: Vocabulary, rows: list[int], a: Analysis) -> list[int]:
+    """Of several points for one number, those whose postcode the query names, if any."""
+    if len(rows) < 2 or not a.postcode_spans:
+        return rows
+    wanted = {key for _, key in a.postcode_spans}
+    pcs = vocab.data.addr_postcode
+    same = [r for r in rows if (pc := pcs[r]) and postcode_key(pc) in wanted]
+    return same or rows
 
 
 def _pick_unit(vocab: Vocabulary, rows: list[int], unit: str | None) -> int:
@@ -461,6 +473,7 @@ def _place_candidate(
     admins = locality_keys(place.admin1) | (
         {place.admin1_code.lower()} if place.admin1_code else set()
     )
+    score += _postcode_near_place(a, vocab, ev, covered, place, etype)
     score += _context_evidence(a, vocab, ev, covered, own, frozenset(admins), place.country_code)
     score += _unexplained(a, ev, covered)
     asked = _asked_level(a, covered, etype)
@@ -482,6 +495,43 @@ def _place_candidate(
     )  # fmt: skip
     return Candidate(score, ev, Point(place.lat, place.lon), BoundingBox(*place.bbox), address,
                      name, place.source, asked, CalculationMethod.ROOFTOP, covered)  # fmt: skip
+
+
+# A place this close to a postcode the query names agrees with it.
+POSTCODE_NEAR_PLACE_M = 25_000.0
+
+
+def _postcode_near_place(
+    a: Analysis,
+    vocab: Vocabulary,
+    ev: Evidence,
+    covered: set[int],
+    place: PlaceRow,
+    etype: EntityType,
+) -> float:
+    """A known postcode in the query must lie in or near a place for the place to be the
+    answer: "Borle Place, 11428" never falls back to Poland."""
+    score = 0.0
+    for span, key in a.postcode_spans:
+        rows = vocab.postcodes_by_key.get(key)
+        if not rows or any(t in covered for t in span.tokens):
+            continue
+        covered.update(span.tokens)
+        pcs = [vocab.data.postcodes[r] for r in rows]
+        if etype is EntityType.COUNTRY or etype is EntityType.ADMIN_DIVISION1:
+            agree = any(pc.country_code == place.country_code for pc in pcs)
+        else:
+            agree = any(
+                haversine_m(pc.lat, pc.lon, place.lat, place.lon) <= POSTCODE_NEAR_PLACE_M
+                for pc in pcs
+            )
+        if agree:
+            ev.postcode = True
+            score += WEIGHT["postcode"]
+        else:
+            ev.conflicts += 1
+            score += WEIGHT["postcode_far"]
+    return score
 
 
 def _population_bonus(population: int) -> float:

@@ -107,24 +107,49 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
 def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
     """Look words that nothing matched up again, allowing one or two edits.
 
-    Only words no exact street, place or postcode reading explains are tried, so a clean query
-    never pays for the fuzzy look-up.
+    Streets are tried where no exact street or postcode reading explains the words, places
+    where no exact reading at all does, so a clean query never pays for the fuzzy look-up.
+    Each run of words is corrected whole ("hilsideavenue" → "hillsideavenue") and word by word
+    against the words of street names ("205th sureet" → "205th street").
     """
+    street_explained = {t for span, _ in (*a.street_spans, *a.postcode_spans) for t in span.tokens}
     for start, end in a.groups:
         role = a.roles[start]
-        for i, j in _word_runs(a, start, end, a.explained):
-            key = key_of_tokens(a.tokens[i:j])
-            span = Span(i, j, key)
-            if role in _STREET_ROLES:
-                for match, edits in vocab.street_fuzzy.lookup(key):
-                    for row in vocab.streets_by_key[match]:
-                        a.street_spans.append((span, row))
-                        a.street_edits[(span, row)] = edits
-            if role in _PLACE_ROLES:
-                for match, edits in vocab.place_fuzzy.lookup(key):
+        if role in _STREET_ROLES:
+            for i, j in _word_runs(a, start, end, street_explained):
+                span = Span(i, j, key_of_tokens(a.tokens[i:j]))
+                found = vocab.street_fuzzy.lookup(span.key) + _word_corrections(a, vocab, i, j)
+                for match, edits in found:
+                    for row in vocab.streets_by_key.get(match, ()):
+                        if (span, row) not in a.street_edits:
+                            a.street_spans.append((span, row))
+                            a.street_edits[(span, row)] = edits
+        if role in _PLACE_ROLES:
+            for i, j in _word_runs(a, start, end, a.explained):
+                span = Span(i, j, key_of_tokens(a.tokens[i:j]))
+                for match, edits in vocab.place_fuzzy.lookup(span.key):
                     for row in vocab.places_by_key[match]:
                         a.place_spans.append((span, row))
                         a.place_edits[(span, row)] = (edits, match)
+
+
+def _word_corrections(a: Analysis, vocab: Vocabulary, i: int, j: int) -> list[tuple[str, int]]:
+    """The street key the run would have with each unknown word replaced by its nearest
+    street-name word, and the edits that took; nothing when every word is known."""
+    words: list[str] = []
+    edits = 0
+    for tok in a.tokens[i:j]:
+        if tok in vocab.street_words or token_forms(tok)[2] in vocab.street_words:
+            words.append(tok)
+            continue
+        best = vocab.street_word_fuzzy.lookup(tok, limit=1)
+        if not best:
+            return []
+        words.append(best[0][0])
+        edits += best[0][1]
+    if edits == 0:
+        return []
+    return [(key_of_tokens(words), edits)]
 
 
 def _word_runs(a: Analysis, start: int, end: int, explained: set[int]) -> list[tuple[int, int]]:
@@ -133,7 +158,8 @@ def _word_runs(a: Analysis, start: int, end: int, explained: set[int]) -> list[t
     for i in range(start, end):
         for j in range(i + 1, min(end, i + 4) + 1):
             t = a.tokens[j - 1]
-            if t[0].isdigit() or t in STOPWORDS or j - 1 in explained:
+            # "205th" belongs to a name; "12a" and "114-11" are house numbers.
+            if is_housenumber(t) or t in STOPWORDS or j - 1 in explained:
                 break
             runs.append((i, j))
     return runs

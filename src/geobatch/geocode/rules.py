@@ -30,6 +30,8 @@ WEIGHT = {
     "country": 1.5,
     "locality_conflict": -4.0,
     "postcode_conflict": -3.0,
+    # A place far from (or a country other than) the postcode the query names.
+    "postcode_far": -8.0,
     "admin_conflict": -2.0,
     "country_conflict": -8.0,
     "unexplained_word": -3.0,
@@ -46,6 +48,7 @@ PLACE_SCORE_CEILING = (
     + POPULATION_BONUS_MAX
     + WEIGHT["country_entity"]
     + WEIGHT["locality"]
+    + WEIGHT["postcode"]
     + WEIGHT["admin"]
     + WEIGHT["country"]
 )

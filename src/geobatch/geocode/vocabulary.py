@@ -14,8 +14,9 @@ from functools import lru_cache
 from geobatch.geocode.fuzzy import FuzzyKeys
 from geobatch.index.read import IndexData
 from geobatch.index.schema import BUILTIN_NAME
-from geobatch.text.abbreviations import name_key, name_keys
+from geobatch.text.abbreviations import name_key, name_keys, token_forms
 from geobatch.text.housenumbers import housenumber_int
+from geobatch.text.normalize import tokenize
 from geobatch.text.postcodes import postcode_key
 
 # Words people add to locality names that the data often leaves out, and the reverse.
@@ -78,6 +79,26 @@ class Vocabulary:
         return known
 
     _place_fuzzy: FuzzyKeys | None = None
+    _street_words: frozenset[str] | None = None
+    _street_word_fuzzy: FuzzyKeys | None = None
+
+    @property
+    def street_words(self) -> frozenset[str]:
+        """Every word of every street name, as written and as abbreviations expand it."""
+        if self._street_words is None:
+            words: set[str] = set()
+            for name in {s.name for s in self.data.streets}:
+                for tok in tokenize(name):
+                    words.add(tok)
+                    words.update(token_forms(tok))
+            self._street_words = frozenset(words)
+        return self._street_words
+
+    @property
+    def street_word_fuzzy(self) -> FuzzyKeys:
+        if self._street_word_fuzzy is None:
+            self._street_word_fuzzy = FuzzyKeys(self.street_words)
+        return self._street_word_fuzzy
 
     @property
     def street_fuzzy(self) -> FuzzyKeys:

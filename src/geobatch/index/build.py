@@ -29,6 +29,7 @@ from geobatch.index.schema import (
     NAME_SEPARATOR,
     SCHEMA_VERSION,
     data_set_file,
+    schema_version_of,
 )
 from geobatch.index.streets import StreetTable
 from geobatch.sources.records import (
@@ -122,8 +123,10 @@ def import_source(
 
 
 def ensure_builtin(index_dir: Path, progress: Progress | None = None) -> ImportSummary | None:
-    """Build the built-in world gazetteer into ``index_dir`` unless it is there already."""
-    if data_set_file(index_dir, BUILTIN_NAME).exists():
+    """Build the built-in world gazetteer into ``index_dir`` unless it is there already, in
+    this version's schema (an upgrade rebuilds it: it comes from installed packages)."""
+    path = data_set_file(index_dir, BUILTIN_NAME)
+    if path.exists() and schema_version_of(path) == str(SCHEMA_VERSION):
         return None
     from geobatch.sources.builtin import BuiltinGazetteer
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+# 2: name keys include transcribed spellings (ø→oe, å→aa, ä→ae).
+SCHEMA_VERSION = 2
 SUFFIX = ".gbx.sqlite"
 BUILTIN_NAME = "builtin-world"
 
@@ -62,3 +64,16 @@ def data_set_files(index_dir: Path) -> list[Path]:
     """Every data set in ``index_dir``, the built-in gazetteer first, then by name."""
     files = sorted(index_dir.glob(f"*{SUFFIX}")) if index_dir.is_dir() else []
     return sorted(files, key=lambda p: (not p.name.startswith(BUILTIN_NAME), p.name))
+
+
+def schema_version_of(path: Path) -> str | None:
+    """The schema version a data set file was written with, or None if it is unreadable."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None

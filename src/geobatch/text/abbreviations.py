@@ -112,15 +112,23 @@ def name_key(name: str) -> str:
     return key_of_tokens(tokenize(name))
 
 
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+# How German and Scandinavian letters are written on keyboards without them.
+_TRANSCRIPTIONS = str.maketrans(
+    {
+        "ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue",
+        "ø": "oe", "Ø": "Oe", "å": "aa", "Å": "Aa",
+    }
+)  # fmt: skip
+_TRANSCRIBED = frozenset("äöüÄÖÜøØåÅ")
 
 
 def name_keys(name: str) -> list[str]:
-    """The key of ``name`` and, for German umlauts, the key of its ae/oe/ue spelling too.
+    """The key of ``name`` and the key of its transcribed spelling too.
 
-    "Mühleholz" is typed both "Muhleholz" and "Muehleholz"; both must find it.
+    "Mühleholz" is typed both "Muhleholz" and "Muehleholz", "København" both "Kobenhavn" and
+    "Koebenhavn", "Århus" "Aarhus": every spelling must find it.
     """
     keys = [name_key(name)]
-    if any(ch in name for ch in "äöüÄÖÜ"):
-        keys.append(name_key(name.translate(_UMLAUTS)))
+    if any(ch in _TRANSCRIBED for ch in name):
+        keys.append(name_key(name.translate(_TRANSCRIPTIONS)))
     return [k for k in dict.fromkeys(keys) if k]
