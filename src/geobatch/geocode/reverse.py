@@ -9,6 +9,7 @@ A point outside every imported and built-in polygon, with nothing near, gets no 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import shapely
 from geobatch.geocode.formatting import format_address
 from geobatch.geocode.vocabulary import SETTLEMENT_KINDS, Vocabulary
 from geobatch.index.read import PlaceRow
+from geobatch.index.schema import BUILTIN_NAME
 from geobatch.index.spatial import FloatArray, IntArray, PointTree, PolygonIndex
 from geobatch.model import (
     Address,
@@ -35,6 +37,8 @@ from geobatch.model import (
 ADDRESS_RADIUS_M = 100.0
 STREET_RADIUS_M = 250.0
 PLACE_RADIUS_M = 10_000.0
+# Near a border, a town this close outweighs a coarse built-in country outline.
+TRUST_PLACE_COUNTRY_M = 5_000.0
 # Vertices are added along long street segments so the nearest vertex is near the nearest point.
 DENSIFY_DEG = 0.0003  # about 30 m
 
@@ -54,6 +58,7 @@ class _Areas:
     neighborhood: str | None = None
     postcode: str | None = None
     best_level: dict[str, int] | None = None
+    country_rank: tuple[int, bool] = (0, False)  # (admin level, from a data set of its own)
 
 
 class ReverseEngine:
@@ -121,6 +126,12 @@ class ReverseEngine:
         prow = int(near.place[0][i])
         place = self.vocab.data.places[self._places[prow]] if prow >= 0 else None
         place_m = float(near.place[1][i])
+        if place is not None and areas.country_code and place.country_code != areas.country_code:
+            if areas.country_rank[1] or place_m > TRUST_PLACE_COUNTRY_M:
+                place = None  # the nearest town is across a border we know: not this locality
+            else:
+                # Only a coarse built-in outline says otherwise; a town this near knows better.
+                areas = _with_country(areas, place.country_code)
         if areas.neighborhood:
             yield (
                 EntityType.NEIGHBORHOOD,
@@ -157,14 +168,15 @@ class ReverseEngine:
             if area.kind == "postcode":
                 got.postcode = got.postcode or area.name
                 continue
-            slot = _LEVEL_SLOTS.get(area.level)
-            if slot == "country":
-                # Source polygons are loaded after the built-in ones; a finer one wins.
-                if area.country_code and (
-                    got.country_code is None or area.source != "builtin-world"
-                ):
+            if area.country_code:
+                # The finest area that knows its country decides it (a municipality beats a
+                # coarse built-in outline near a border); a data set's own beats the built-in.
+                country_rank = (area.level, area.source != BUILTIN_NAME)
+                if got.country_code is None or country_rank > got.country_rank:
+                    got.country_rank = country_rank
                     got.country_code = area.country_code
-            elif slot is not None:
+            slot = _LEVEL_SLOTS.get(area.level)
+            if slot is not None and slot != "country":
                 rank = _SLOT_PREFERENCE[slot].index(area.level)
                 if rank < got.best_level.get(slot, 99):
                     got.best_level[slot] = rank
@@ -298,8 +310,12 @@ class _Near:
 def _with_postcode(areas: _Areas, postcode: str) -> _Areas:
     return _Areas(
         areas.country_code, areas.admin1, areas.admin2, areas.locality, areas.neighborhood,
-        postcode, areas.best_level,
+        postcode, areas.best_level, areas.country_rank,
     )  # fmt: skip
+
+
+def _with_country(areas: _Areas, country_code: str | None) -> _Areas:
+    return dataclasses.replace(areas, country_code=country_code)
 
 
 def _no_result_reason(include: frozenset[EntityType]) -> str:

@@ -84,15 +84,19 @@ class Assigner:
         n = len(lat)
         out = Assigned.empty(n)
         best: dict[str, list[int]] = {k: [99] * n for k in ("a1", "a2", "loc", "hood")}
-        country_from = [len(self._areas)] * n
+        # The country comes from the finest containing area that knows its country (a
+        # municipality of the source beats a coarse built-in outline near a border), and
+        # between equals from the first listed (the source's own before the built-in ones).
+        country_from = [(0, 0)] * n
         hits = self._polygons.containing(lat, lon)
         for p, a in zip(hits.points.tolist(), hits.polygons.tolist(), strict=True):
             area = self._areas[a]
-            if area.kind is AreaKind.ADMIN and area.level == 2 and area.country_code:
-                # The source's own polygons come before the built-in ones: the lowest wins.
-                if a < country_from[p]:
-                    country_from[p] = a
+            if area.kind is AreaKind.ADMIN and area.country_code:
+                rank = (area.level, -a)
+                if out.country_code[p] is None or rank > country_from[p]:
+                    country_from[p] = rank
                     out.country_code[p] = area.country_code
+            if area.kind is AreaKind.ADMIN and area.level == 2:
                 continue
             self._take(out, best, p, area)
         self._fallback_places(out, lat, lon)

@@ -8,6 +8,7 @@ importing the same source again replaces it instead of adding a second copy.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -166,6 +167,7 @@ class _ReferenceData:
 
 
 def _write(path: Path, name: str, data: _Collected, reference: _ReferenceData) -> dict[str, int]:
+    data.areas = _with_countries(data.areas, reference)
     own_areas = [info for info in map(_area_info, data.areas) if info is not None]
     own_places = [
         PlacePoint(p.name, p.lat, p.lon, p.country_code, p.kind in NEIGHBOURHOODS)
@@ -206,6 +208,32 @@ def _write(path: Path, name: str, data: _Collected, reference: _ReferenceData) -
     finally:
         con.close()
     return counts
+
+
+def _with_countries(areas: list[AreaRecord], reference: _ReferenceData) -> list[AreaRecord]:
+    """Every admin area gets the country it lies in (by a point inside it), so that near a
+    border a point takes its country from its municipality, not from a coarse outline."""
+    countries = [
+        info
+        for info in (*map(_area_info, areas), *reference.areas)
+        if info is not None and info.level == 2 and info.country_code
+    ]
+    need = [a for a in areas if a.kind is AreaKind.ADMIN and not a.country_code]
+    infos = [_area_info(a) for a in need]
+    todo = [(a, i) for a, i in zip(need, infos, strict=True) if i is not None]
+    if not todo or not countries:
+        return areas
+    inside = [shapely.point_on_surface(i.geometry) for _, i in todo]
+    found = Assigner(countries, []).assign(
+        np.array([p.y for p in inside], dtype=np.float64),
+        np.array([p.x for p in inside], dtype=np.float64),
+    )
+    coded = {
+        id(a): dataclasses.replace(a, country_code=cc)
+        for (a, _), cc in zip(todo, found.country_code, strict=True)
+        if cc
+    }
+    return [coded.get(id(a), a) for a in areas]
 
 
 def _area_info(area: AreaRecord) -> AreaInfo | None:
