@@ -1,16 +1,23 @@
-"""Settings as a value: built once at the edge (CLI, server) and passed down."""
+"""Settings as a value: built once at the edge (CLI, server) and passed down.
+
+Only :meth:`Settings.from_env` reads the environment; everything else is handed a ``Settings``.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 INDEX_ENV = "GEOBATCH_INDEX"
 WORKERS_ENV = "GEOBATCH_WORKERS"
+DATA_DIR_ENV = "GEOBATCH_DATA_DIR"
+
+MB = 1024 * 1024
 
 
 def default_index_dir() -> Path:
@@ -18,17 +25,91 @@ def default_index_dir() -> Path:
     return Path(platformdirs.user_data_dir("geobatch", appauthor=False)) / "index"
 
 
+def default_data_dir() -> Path:
+    """Where the job service keeps its database, uploads and results by default."""
+    return Path(platformdirs.user_data_dir("geobatch", appauthor=False)) / "service"
+
+
+@dataclass(frozen=True, slots=True)
+class JobLimits:
+    """Limits of the batch job service; the defaults are Bing's Enterprise-key limits."""
+
+    max_upload_bytes: int = 300 * MB  # uncompressed, as the Bing limit is stated
+    max_entities: int = 200_000
+    max_pending_jobs: int = 10  # per key; more -> 503 (Bing's documented limit)
+    max_jobs_per_day: int = 50  # per key, rolling 24 hours
+    max_description: int = 256
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     index_dir: Path
     workers: int
+    data_dir: Path = field(default_factory=default_data_dir)
+    limits: JobLimits = field(default_factory=JobLimits)
+    chunk_size: int = 1000  # rows per geocoding chunk and per progress transaction
+    retention_days: float = 14.0  # results are deleted this long after completion
+    list_days: float = 15.0  # the job list shows jobs created this recently
+    sweep_seconds: float = 3600.0  # how often expired results are looked for
+    # The server fetches `dataLocation` URLs only when enabled, and only from these hosts
+    # ("host" or "host:port", lower case) over these schemes.
+    data_location_enabled: bool = False
+    data_location_hosts: frozenset[str] = frozenset()
+    data_location_schemes: frozenset[str] = frozenset({"https"})
+    public_url: str | None = None  # base of the links in responses; default: the request's
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         index = env.get(INDEX_ENV)
         workers = env.get(WORKERS_ENV)
+        data_dir = env.get(DATA_DIR_ENV)
+        limits = JobLimits(
+            max_upload_bytes=_int(env, "GEOBATCH_MAX_UPLOAD_MB", 300) * MB,
+            max_entities=_int(env, "GEOBATCH_MAX_ENTITIES", 200_000),
+            max_pending_jobs=_int(env, "GEOBATCH_MAX_PENDING_JOBS", 10),
+            max_jobs_per_day=_int(env, "GEOBATCH_MAX_JOBS_PER_DAY", 50),
+        )
         return cls(
             index_dir=Path(index).expanduser() if index else default_index_dir(),
             workers=int(workers) if workers and workers.isdigit() else (os.cpu_count() or 1),
+            data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
+            limits=limits,
+            chunk_size=_int(env, "GEOBATCH_CHUNK_SIZE", 1000),
+            retention_days=_float(env, "GEOBATCH_RETENTION_DAYS", 14.0),
+            sweep_seconds=_float(env, "GEOBATCH_SWEEP_SECONDS", 3600.0),
+            data_location_enabled=env.get("GEOBATCH_DATA_LOCATION", "").lower()
+            in {"1", "true", "yes", "on"},
+            data_location_hosts=_set(env, "GEOBATCH_DATA_LOCATION_HOSTS"),
+            data_location_schemes=_set(env, "GEOBATCH_DATA_LOCATION_SCHEMES")
+            or frozenset({"https"}),
+            public_url=env.get("GEOBATCH_PUBLIC_URL") or None,
         )
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (for command-line overrides)."""
+        return replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
+
+
+def _set(env: Mapping[str, str], name: str) -> frozenset[str]:
+    return frozenset(p.strip().lower() for p in env.get(name, "").split(",") if p.strip())

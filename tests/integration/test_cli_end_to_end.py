@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,10 @@ from tests.integration.conftest import index_with
 
 def run_geobatch(*args: str, index: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GEOBATCH_INDEX": str(index)}
+    # The console script installed beside this interpreter, whatever PATH says.
+    command = str(Path(sys.executable).with_name("geobatch"))
     return subprocess.run(
-        ["geobatch", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+        [command, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
     )
 
 

@@ -24,6 +24,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, TextIO
 
@@ -37,7 +38,10 @@ from geobatch.formats import plaincsv
 from geobatch.formats.plaincsv import CsvRow, ForwardColumns, OutputLayout, ReverseColumns
 from geobatch.index.build import ImportSummary, ensure_builtin, import_source
 from geobatch.index.schema import SUFFIX, data_set_files
+from geobatch.jobs import keys
 from geobatch.jobs.executor import Kind, LocalExecutor, Request, chunked
+from geobatch.jobs.paths import DataPaths
+from geobatch.jobs.store import JobStore
 from geobatch.model import Answer, ResultStatus
 from geobatch.sources.detect import open_source
 
@@ -117,7 +121,11 @@ def cli(ctx: click.Context, index_dir: Path | None) -> None:
     A built-in world gazetteer (countries, regions, cities) is always in the index, so
     geocode and reverse answer at city level even before any import.
     """
-    ctx.obj = _State(Settings.from_env(), index_dir)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise click.UsageError(f"bad environment setting: {exc}") from None
+    ctx.obj = _State(settings, index_dir)
 
 
 # --- import ----------------------------------------------------------------------------------
@@ -551,6 +559,174 @@ def _human_size(size: int) -> str:
         if value < 1024 or unit == "GB":
             break
     return f"{value:,.1f} {unit}"
+
+
+# --- serve / keys ----------------------------------------------------------------------------
+
+
+def _data_dir_option(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Job service data directory (default: $GEOBATCH_DATA_DIR, else the per-user "
+        "data directory).",
+    )(func)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Geocoding worker processes (default: $GEOBATCH_WORKERS, else the CPU count).",
+)
+@_index_option("Index directory (overrides the global --index).")
+@_data_dir_option
+@click.pass_obj
+def serve_command(
+    state: _State,
+    host: str,
+    port: int,
+    workers: int | None,
+    index_dir: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Run the HTTP service: a drop-in Bing Maps Geocode Dataflow API.
+
+    Jobs, uploads and results live in the data directory; unfinished jobs resume when the
+    server starts again. Create a key first with 'geobatch keys create'. The API is
+    described at http://HOST:PORT/docs.
+
+    \b
+    Example:
+      geobatch keys create --name me
+      geobatch serve --port 8080
+      curl -X POST --data-binary @input.xml \\
+        'http://127.0.0.1:8080/REST/v1/Dataflows/Geocode?input=xml&key=KEY'
+    """
+    import logging
+
+    import uvicorn
+
+    from geobatch.api.app import create_app
+
+    settings = state.settings.with_changes(
+        index_dir=state.index_dir(index_dir),
+        data_dir=data_dir or state.settings.data_dir,
+        workers=workers or state.settings.workers,
+    )
+    _ensure_builtin(settings.index_dir)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    click.echo(
+        f"geobatch: serving on http://{host}:{port} (index {settings.index_dir}, "
+        f"data {settings.data_dir}, {settings.workers} workers)",
+        err=True,
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Manage the API keys of the HTTP service (only a hash of each key is stored)."""
+
+
+def _open_store(state: _State, data_dir: Path | None) -> JobStore:
+    return JobStore(DataPaths(data_dir or state.settings.data_dir).create().database)
+
+
+def _daily_limit(value: str | None) -> int | None:
+    if value is None or value.strip().lower() == "unlimited":
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a whole number or 'unlimited'", param_hint="--daily-limit"
+        ) from None
+    if limit < 0:
+        raise click.BadParameter(f"{value} is negative", param_hint="--daily-limit")
+    return limit
+
+
+@keys_group.command("create")
+@click.option("--name", required=True, help="Who the key is for.")
+@click.option("--email", default=None, help="Contact address of the key's owner.")
+@click.option(
+    "--daily-limit",
+    default="unlimited",
+    show_default=True,
+    help="Entities the key may geocode per day (UTC), or 'unlimited'.",
+)
+@_data_dir_option
+@click.pass_obj
+def keys_create(
+    state: _State, name: str, email: str | None, daily_limit: str, data_dir: Path | None
+) -> None:
+    """Create a key and print it. It is shown this once only: keep it.
+
+    \b
+    Example:
+      geobatch keys create --name "Ada Lovelace" --email ada@example.org --daily-limit 10000
+    """
+    limit = _daily_limit(daily_limit)
+    store = _open_store(state, data_dir)
+    try:
+        new = keys.create_key(store, name, email, limit)
+    finally:
+        store.close()
+    click.echo(new.secret)
+    click.echo(
+        f"key {new.key.id} created for {new.key.name}; this is the only time it is shown", err=True
+    )
+
+
+@keys_group.command("list")
+@_data_dir_option
+@click.pass_obj
+def keys_list(state: _State, data_dir: Path | None) -> None:
+    """List keys: id, name, email, daily limit, used today, created, revoked."""
+    store = _open_store(state, data_dir)
+    try:
+        now = time.time()
+        rows = [(k, keys.used_today(store, k, now)) for k in store.list_keys()]
+    finally:
+        store.close()
+    if not rows:
+        click.echo("no keys yet: geobatch keys create --name NAME")
+        return
+    click.echo("id\tname\temail\tdaily_limit\tused_today\tcreated\trevoked")
+    for key, used in rows:
+        limit = "unlimited" if key.daily_limit is None else str(key.daily_limit)
+        revoked = _iso(key.revoked) if key.revoked is not None else ""
+        fields = (key.id, key.name, key.email or "", limit, used, _iso(key.created), revoked)
+        click.echo("\t".join(str(field) for field in fields))
+
+
+@keys_group.command("revoke")
+@click.argument("key_id", type=int)
+@_data_dir_option
+@click.pass_obj
+def keys_revoke(state: _State, key_id: int, data_dir: Path | None) -> None:
+    """Revoke a key by its id (see 'geobatch keys list'); its jobs stay until they expire."""
+    store = _open_store(state, data_dir)
+    try:
+        if not store.revoke_key(key_id, time.time()):
+            known = store.key_by_id(key_id)
+            raise click.UsageError(
+                f"no key {key_id}" if known is None else f"key {key_id} is already revoked"
+            )
+    finally:
+        store.close()
+    click.echo(f"key {key_id} revoked")
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- entry point -----------------------------------------------------------------------------

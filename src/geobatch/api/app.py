@@ -1,0 +1,150 @@
+"""The FastAPI application: the job service started and stopped with the server, Bing routes
+matched case-insensitively, and every error answered in the Bing envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from geobatch.api import bing
+from geobatch.api.params import output_format_or_json
+from geobatch.config import Settings
+from geobatch.errors import GeobatchError, InputError
+from geobatch.formats.batch import BatchCodec
+from geobatch.formats.bing import BingCodec, render_error
+from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated
+from geobatch.jobs.paths import DataPaths
+from geobatch.jobs.runner import ExecutorFactory, JobRunner
+from geobatch.jobs.service import JobService
+from geobatch.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+REST_PREFIX = "/rest/"
+_KEY_IN_QUERY = re.compile(r"(?i)([?&]key=)[^&\s\"]*")
+
+
+class RedactKeys(logging.Filter):
+    """Keep API keys out of the access log: they travel in the query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _KEY_IN_QUERY.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+class LowercasePaths:
+    """Bing paths are case-insensitive (spec §2.1): lower-case them, and drop a trailing slash.
+
+    Only paths under /REST/ change, so /docs and /openapi.json stay as FastAPI serves them.
+    Job ids are lower-case hex, so lower-casing them is harmless.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.lower().startswith(REST_PREFIX):
+                scope = dict(scope, path=path.lower().rstrip("/"))
+        await self.app(scope, receive, send)
+
+
+def _error(request: Request, status_code: int, message: str, auth: str | None = None) -> Response:
+    fmt = getattr(request.state, "fmt", None) or output_format_or_json(request)
+    body, media_type = render_error(
+        status_code, [message], fmt, bing.trace_id(), authentication=auth
+    )
+    return Response(body, status_code, media_type=media_type)
+
+
+def _status_of(exc: GeobatchError) -> int:
+    if isinstance(exc, NotAuthenticated):
+        return 401
+    if isinstance(exc, JobNotFound):
+        return 404
+    if isinstance(exc, LimitExceeded):
+        return 503
+    if isinstance(exc, InputError):
+        return 400
+    return 500
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_geobatch_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GeobatchError)
+        status = _status_of(exc)
+        if status == 500:
+            log.error("request failed: %s", exc)
+        auth = exc.reason if isinstance(exc, NotAuthenticated) else None
+        return _error(request, status, str(exc), auth)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = {
+            404: f"there is no resource at {request.url.path}",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, str(exc.detail))
+        return _error(request, exc.status_code, message)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        return _error(request, 400, f"the request is not valid: {exc}")
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return _error(request, 500, "the server could not complete the request")
+
+    app.add_exception_handler(GeobatchError, on_geobatch_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    codecs: Mapping[str, BatchCodec] | None = None,
+    executor_factory: ExecutorFactory | None = None,
+) -> FastAPI:
+    """The server application; the job runner runs while the application is up."""
+    codecs = codecs or {bing.KIND: BingCodec()}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        paths = DataPaths(settings.data_dir).create()
+        paths.clear_incoming()  # bodies half-received before a crash never became jobs
+        store = JobStore(paths.database)
+        runner = JobRunner(store, settings, codecs, executor_factory)
+        app.state.settings = settings
+        app.state.service = JobService(store, settings, codecs, on_new_job=runner.wake)
+        logging.getLogger("uvicorn.access").addFilter(RedactKeys())
+        runner.start()
+        try:
+            yield
+        finally:
+            runner.stop()
+            store.close()
+
+    app = FastAPI(
+        title="geobatch",
+        summary="Self-hosted batch geocoding: a drop-in Bing Maps Geocode Dataflow API.",
+        lifespan=lifespan,
+    )
+    app.include_router(bing.router)
+    _install_error_handlers(app)
+    app.add_middleware(LowercasePaths)
+    return app

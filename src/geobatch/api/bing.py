@@ -1,0 +1,144 @@
+"""The Bing Maps Geocode Dataflow endpoints (spec §3–§6): create a job, get its status, download
+its results, list the key's jobs. Each route parses, calls one job-service function, renders."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from geobatch.api.params import Query
+from geobatch.formats.bing import (
+    INPUT_FORMATS,
+    JobView,
+    media_type_for,
+    render_job,
+    render_job_list,
+)
+from geobatch.jobs.errors import BadJobRequest, JobNotFound
+from geobatch.jobs.service import JobService, NewJobRequest
+from geobatch.jobs.store import Job, JobStatus
+
+KIND = "bing"
+PREFIX = "/rest/v1/dataflows"  # matched lower-cased: see geobatch.api.app.lowercase_paths
+OUTCOMES = ("succeeded", "failed")
+
+
+def trace_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _service(request: Request) -> JobService:
+    service: JobService = request.app.state.service
+    return service
+
+
+def _base_url(request: Request) -> str:
+    public: str | None = request.app.state.settings.public_url
+    return (public or str(request.base_url)).rstrip("/")
+
+
+def job_url(request: Request, job_id: str) -> str:
+    # No query string: clients append "?key=..." to this URL themselves (spec §4).
+    return f"{_base_url(request)}/REST/v1/dataflows/Geocode/{job_id}"
+
+
+def _when(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def job_view(request: Request, job: Job) -> JobView:
+    url = job_url(request, job.id)
+    done = job.status is JobStatus.COMPLETED and not job.purged
+    created = _when(job.created)
+    assert created is not None
+    return JobView(
+        id=job.id,
+        description=job.description,
+        # Bing has no "Processing": a job is Pending until it is Completed or Aborted.
+        status="Pending" if job.status is JobStatus.PROCESSING else str(job.status),
+        created=created,
+        completed=_when(job.completed),
+        total=job.total,
+        processed=job.processed,
+        failed=job.failed,
+        error_message=job.error_message,
+        self_url=url,
+        succeeded_url=f"{url}/output/succeeded" if done and job.succeeded else None,
+        failed_url=f"{url}/output/failed" if done and job.failed else None,
+    )
+
+
+def _render(request: Request, job: Job, fmt: str, status_code: int = 200) -> Response:
+    body, media_type = render_job(job_view(request, job), fmt, trace_id(), status_code=status_code)
+    return Response(body, status_code, media_type=media_type)
+
+
+router = APIRouter()
+
+
+@router.post(PREFIX + "/geocode", status_code=201, summary="Create Job (upload data)")
+async def create_job(request: Request) -> Response:
+    query = Query.of(request)
+    request.state.fmt = fmt = query.output_format()
+    service = _service(request)
+    key = service.authenticate(query.key)
+    job = await service.submit(key, _new_job_request(query), request.stream())
+    response = _render(request, job, fmt, 201)
+    response.headers["Location"] = job_url(request, job.id)
+    return response
+
+
+def _new_job_request(query: Query) -> NewJobRequest:
+    value = query.get("input")
+    if value is None:
+        raise BadJobRequest(
+            f"the input parameter is required: input={'|'.join(INPUT_FORMATS)} names the format "
+            "of the posted data"
+        )
+    if value.lower() not in INPUT_FORMATS:
+        raise BadJobRequest(f"input must be one of {', '.join(INPUT_FORMATS)}, not {value!r}")
+    return NewJobRequest(
+        kind=KIND,
+        input_format=value.lower(),
+        description=query.values.get("description"),
+        data_location=query.get("datalocation"),
+    )
+
+
+@router.get(PREFIX + "/geocode/{job_id}", summary="Get Job Status")
+def job_status(request: Request, job_id: str) -> Response:
+    query = Query.of(request)
+    request.state.fmt = fmt = query.output_format()
+    service = _service(request)
+    job = service.get_job(service.authenticate(query.key), job_id)
+    return _render(request, job, fmt)
+
+
+@router.get(PREFIX + "/geocode/{job_id}/output/{outcome}", summary="Download Results")
+def download(request: Request, job_id: str, outcome: str) -> Response:
+    query = Query.of(request)
+    request.state.fmt = query.output_format()
+    service = _service(request)
+    key = service.authenticate(query.key)
+    if outcome not in OUTCOMES:
+        raise JobNotFound(f"there is no output {outcome!r}: use succeeded or failed")
+    job, path = service.result_file(
+        key, job_id, "succeeded" if outcome == "succeeded" else "failed"
+    )
+    assert job.header is not None
+    return FileResponse(path, media_type=media_type_for(job.header.format))
+
+
+@router.get(PREFIX + "/listjobs", summary="Get Job List")
+def list_jobs(request: Request) -> Response:
+    query = Query.of(request)
+    request.state.fmt = fmt = query.output_format()
+    service = _service(request)
+    jobs = service.list_jobs(service.authenticate(query.key))
+    views = [job_view(request, job) for job in jobs]
+    body, media_type = render_job_list(views, fmt, trace_id())
+    return Response(body, 200, media_type=media_type)

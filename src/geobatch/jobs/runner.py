@@ -1,0 +1,278 @@
+"""The background job processor: decode each upload once into stored rows, geocode the rows in
+chunks, and sweep expired results.
+
+Both phases resume after a crash. Decoding stores rows with INSERT OR IGNORE on (job, seq), so a
+re-run of an interrupted decode stores nothing twice; geocoding picks up the rows that have no
+answer yet, and each chunk's answers and counts are committed together. A file that cannot be
+read at all aborts its job with the reason and keeps no rows: never a silently partial result.
+
+Jobs run one at a time, oldest first; the parallelism is inside a job (the executor's pool).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Protocol
+
+from geobatch.config import Settings
+from geobatch.errors import InputError
+from geobatch.formats.batch import BatchCodec, BatchRow
+from geobatch.jobs.executor import Kind, LocalExecutor, Request, chunked
+from geobatch.jobs.keys import usage_day
+from geobatch.jobs.paths import DataPaths
+from geobatch.jobs.store import Job, JobStore, RowAnswer
+from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
+
+log = logging.getLogger(__name__)
+
+DAY = 86_400.0
+RETRY_SECONDS = 10.0  # after an unexpected error (index unusable, disk full) try again later
+
+
+class ChunkExecutor(Protocol):
+    """What the runner needs of an executor (:class:`LocalExecutor` fits)."""
+
+    def __enter__(self) -> ChunkExecutor: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def map_chunks(
+        self, kind: Kind, chunks: Iterable[list[Request]]
+    ) -> Generator[list[Answer], None, None]: ...
+
+
+ExecutorFactory = Callable[[], ChunkExecutor]
+
+
+def local_executor_factory(settings: Settings) -> ExecutorFactory:
+    def factory() -> ChunkExecutor:
+        return LocalExecutor(settings.index_dir, settings.workers)
+
+    return factory
+
+
+class TooManyEntities(InputError):
+    pass
+
+
+class JobRunner:
+    """Process jobs from ``store``; :meth:`start` runs it in a thread, :meth:`run_once` inline."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        settings: Settings,
+        codecs: Mapping[str, BatchCodec],
+        executor_factory: ExecutorFactory | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.paths = DataPaths(settings.data_dir).create()
+        self.codecs = codecs
+        self.executor_factory = executor_factory or local_executor_factory(settings)
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._executor: ChunkExecutor | None = None
+        self._last_sweep = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="geobatch-jobs", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A job was created: look for work now rather than at the next tick."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the chunk in hand and stop; an unfinished job resumes at the next start."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._close_executor()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.sweep_if_due()
+                worked = self.run_once()
+            except Exception:
+                log.exception("job runner error; retrying in %.0f s", RETRY_SECONDS)
+                self._wake.wait(RETRY_SECONDS)
+                self._wake.clear()
+                continue
+            if not worked:
+                self._wake.wait(min(self.settings.sweep_seconds, 60.0))
+                self._wake.clear()
+
+    def _executor_open(self) -> ChunkExecutor:
+        # Opened on first need and kept: each worker loads the index once, not once per job.
+        if self._executor is None:
+            self._executor = self.executor_factory().__enter__()
+        return self._executor
+
+    def _close_executor(self) -> None:
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            executor.__exit__(None, None, None)
+
+    # --- work --------------------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Process every active job (oldest first); False when there was none."""
+        jobs = self.store.active_jobs()
+        for job in jobs:
+            if self._stopping.is_set():
+                break
+            self.process(job)
+        return bool(jobs)
+
+    def process(self, job: Job) -> None:
+        codec = self.codecs.get(job.kind)
+        if codec is None:
+            self._abort(job, f"this server has no codec for {job.kind!r} jobs")
+            return
+        if not job.decoded and not self._decode(job, codec):
+            return
+        job = self.store.get_job(job.id) or job
+        self._geocode(job, codec)
+        if not self._stopping.is_set() and self.store.count_unanswered(job.id) == 0:
+            now = self.clock()
+            self.store.complete(job.id, now, now + self.settings.retention_days * DAY)
+            log.info("job %s completed", job.id)
+
+    def _abort(self, job: Job, message: str) -> None:
+        now = self.clock()
+        self.store.abort(job.id, message, now, now + self.settings.retention_days * DAY)
+        self.paths.remove_job_files(job.id)
+        log.info("job %s aborted: %s", job.id, message)
+
+    def _decode(self, job: Job, codec: BatchCodec) -> bool:
+        """Store every row of the upload; True when done, False when aborted or stopping."""
+        upload = self.paths.upload(job.id)
+        limit = self.settings.limits.max_entities
+        try:
+            with upload.open("rb") as stream:
+                batch = codec.decode(stream, job.input_format)
+                self.store.start_decode(job.id, batch.header)
+                for rows in chunked(batch.rows(), self.settings.chunk_size):
+                    if rows[-1].seq >= limit:
+                        raise TooManyEntities(
+                            f"the upload has more than {limit:,} entities, the most one job "
+                            "may hold; split it into smaller jobs"
+                        )
+                    self.store.add_rows(job.id, rows)
+                    if self._stopping.is_set():
+                        return False
+        except FileNotFoundError:
+            self._abort(job, "the uploaded data was lost before it could be read; upload again")
+            return False
+        except InputError as exc:
+            self._abort(job, str(exc))
+            return False
+        except UnicodeDecodeError as exc:
+            self._abort(job, f"the upload is not UTF-8 text ({exc.reason} at byte {exc.start})")
+            return False
+        except (sqlite3.Error, OSError):
+            raise  # the server's trouble, not the file's: retried later
+        except Exception as exc:
+            # Anything else raised while reading the user's file (a parser's own error, an XML
+            # bomb refused by defusedxml) is about that file: abort rather than retry forever.
+            log.exception("job %s: the codec failed on the upload", job.id)
+            self._abort(job, f"the upload could not be read: {str(exc) or type(exc).__name__}")
+            return False
+        total = self.store.finish_decode(job.id)
+        if total == 0:
+            self._abort(job, "the upload holds no entities")
+            return False
+        upload.unlink(missing_ok=True)  # every row is in the store now
+        return True
+
+    def _geocode(self, job: Job, codec: BatchCodec) -> None:
+        executor = self._executor_open()
+        in_flight: deque[list[BatchRow]] = deque()
+
+        def forward_parts() -> Iterator[list[Request]]:
+            after = -1
+            while not self._stopping.is_set():
+                rows = self.store.unanswered_rows(job.id, after, self.settings.chunk_size)
+                if not rows:
+                    return
+                after = rows[-1].seq
+                in_flight.append(rows)
+                yield [
+                    r.request for r in rows if r.request is not None and _wants(r, GeocodeRequest)
+                ]
+
+        for forward in executor.map_chunks("forward", forward_parts()):
+            rows = in_flight.popleft()
+            reverse_requests: list[Request] = [
+                r.request for r in rows if _wants(r, ReverseRequest) and r.request is not None
+            ]
+            reverse: list[Answer] = []
+            if reverse_requests:
+                # Reverse geocoding is vectorised and quick: one call per chunk is enough.
+                reverse = next(iter(executor.map_chunks("reverse", [reverse_requests])))
+            answers = _merge(rows, forward, reverse)
+            self.store.store_answers(
+                job,
+                (
+                    RowAnswer(row.seq, answer, codec.outcome(row, answer))
+                    for row, answer in zip(rows, answers, strict=True)
+                ),
+                usage_day(self.clock()),
+            )
+
+    # --- retention ---------------------------------------------------------------------------
+
+    def sweep_if_due(self) -> None:
+        now = self.clock()
+        if now - self._last_sweep >= self.settings.sweep_seconds:
+            self.sweep(now)
+            self._last_sweep = now
+
+    def sweep(self, now: float) -> int:
+        """Delete the results of jobs past their expiry; forget them once out of the list."""
+        expired = self.store.expired_jobs(now)
+        for job_id in expired:
+            self.store.purge(job_id)
+            self.paths.remove_job_files(job_id)
+            log.info("job %s: results expired and deleted", job_id)
+        self.store.forget_jobs(now - self.settings.list_days * DAY)
+        return len(expired)
+
+
+def _wants(row: BatchRow, kind: type[GeocodeRequest] | type[ReverseRequest]) -> bool:
+    return row.fault is None and isinstance(row.request, kind)
+
+
+def _merge(rows: list[BatchRow], forward: list[Answer], reverse: list[Answer]) -> list[Answer]:
+    """Answers in row order: geocoded ones from each kind's list, faults as Failed."""
+    forward_iter, reverse_iter = iter(forward), iter(reverse)
+    answers = []
+    for row in rows:
+        if _wants(row, GeocodeRequest):
+            answers.append(next(forward_iter))
+        elif _wants(row, ReverseRequest):
+            answers.append(next(reverse_iter))
+        else:
+            reason = row.fault or "the entity holds no request"
+            answers.append(Answer(status=ResultStatus.FAILED, reason=reason))
+    return answers

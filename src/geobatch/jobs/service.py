@@ -1,0 +1,165 @@
+"""The job service as the API sees it: one function per operation (create, status, result file,
+list), each checking the key and the limits and raising a :mod:`geobatch.jobs.errors` error
+whose message can be shown to the caller as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from geobatch.config import Settings
+from geobatch.formats.batch import BatchCodec, Outcome
+from geobatch.jobs import uploads
+from geobatch.jobs.errors import BadJobRequest, JobNotFound
+from geobatch.jobs.keys import authenticate, check_quota
+from geobatch.jobs.paths import DataPaths
+from geobatch.jobs.store import ApiKey, Job, JobLimitsCheck, JobStatus, JobStore
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class NewJobRequest:
+    """A create-job call, parsed: which codec, which input format, where the data comes from."""
+
+    kind: str
+    input_format: str
+    description: str | None = None
+    data_location: str | None = None
+
+
+class JobService:
+    def __init__(
+        self,
+        store: JobStore,
+        settings: Settings,
+        codecs: Mapping[str, BatchCodec],
+        on_new_job: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.codecs = codecs
+        self.paths = DataPaths(settings.data_dir).create()
+        self.on_new_job = on_new_job
+        self.clock = clock
+
+    def authenticate(self, secret: str | None) -> ApiKey:
+        return authenticate(self.store, secret)
+
+    # --- create ------------------------------------------------------------------------------
+
+    def check_request(self, key: ApiKey, request: NewJobRequest) -> None:
+        """Everything that can be refused before the body is read (cheap checks first)."""
+        limit = self.settings.limits.max_description
+        if request.description is not None and len(request.description) > limit:
+            raise BadJobRequest(f"the description is longer than {limit} characters")
+        if request.data_location is not None:
+            if not self.settings.data_location_enabled:
+                raise BadJobRequest(
+                    "dataLocation is not enabled on this server; post the data in the body"
+                )
+            uploads.check_data_location(
+                request.data_location,
+                self.settings.data_location_hosts,
+                self.settings.data_location_schemes,
+            )
+        check_quota(self.store, key, self.clock())
+
+    async def submit(self, key: ApiKey, request: NewJobRequest, body: AsyncIterable[bytes]) -> Job:
+        """Check, receive the body, and queue the job (the blocking parts run in a thread)."""
+        await asyncio.to_thread(self.check_request, key, request)
+        raw = await self.receive_body(body)
+        return await asyncio.to_thread(self.create_job, key, request, raw)
+
+    async def receive_body(self, body: AsyncIterable[bytes]) -> Path:
+        """Stream a request body into the incoming folder; the caller passes it to create_job."""
+        raw = self.paths.incoming / uuid.uuid4().hex
+        await uploads.receive(body, raw, self.settings.limits.max_upload_bytes)
+        return raw
+
+    def create_job(self, key: ApiKey, request: NewJobRequest, raw: Path | None) -> Job:
+        """Unpack the received body (or fetch ``dataLocation``) and queue the job.
+
+        ``raw`` is the received body (possibly empty); it is consumed either way.
+        """
+        try:
+            self.check_request(key, request)
+            has_body = raw is not None and raw.stat().st_size > 0
+            if request.data_location is not None:
+                if has_body:
+                    raise BadJobRequest(
+                        "give the data either in the body or as dataLocation, not both"
+                    )
+                raw = self.paths.incoming / uuid.uuid4().hex
+                uploads.fetch(request.data_location, raw, self.settings.limits.max_upload_bytes)
+            elif not has_body:
+                raise BadJobRequest(
+                    "the request has no data: post the batch file as the request body"
+                )
+            assert raw is not None
+            job_id = uuid.uuid4().hex
+            upload = self.paths.upload(job_id)
+            uploads.unpack(raw, upload, self.settings.limits.max_upload_bytes)
+        finally:
+            if raw is not None:
+                raw.unlink(missing_ok=True)
+        limits = self.settings.limits
+        check = JobLimitsCheck(limits.max_pending_jobs, limits.max_jobs_per_day, self.clock())
+        try:
+            job = self.store.create_job(
+                job_id, key.id, request.kind, request.input_format, request.description, check
+            )
+        except BaseException:
+            upload.unlink(missing_ok=True)
+            raise
+        self.on_new_job()
+        return job
+
+    # --- read --------------------------------------------------------------------------------
+
+    def get_job(self, key: ApiKey, job_id: str) -> Job:
+        """The key's job; another key's job is reported as not found, not as forbidden."""
+        job = self.store.get_job(job_id.lower())
+        if job is None or job.key_id != key.id:
+            raise JobNotFound(f"there is no job {job_id!r} for this key")
+        return job
+
+    def list_jobs(self, key: ApiKey) -> list[Job]:
+        return self.store.jobs_for_key(key.id, self.clock() - self.settings.list_days * DAY)
+
+    def result_file(self, key: ApiKey, job_id: str, outcome: Outcome) -> tuple[Job, Path]:
+        """The rendered ``succeeded`` or ``failed`` file of a completed job (cached on disk)."""
+        job = self.get_job(key, job_id)
+        if job.status is not JobStatus.COMPLETED:
+            raise JobNotFound(f"job {job.id} has no results: its status is {job.status}")
+        if job.purged:
+            raise JobNotFound(
+                f"the results of job {job.id} have expired "
+                f"({self.settings.retention_days:g} days after completion)"
+            )
+        count = job.succeeded if outcome == "succeeded" else job.failed
+        if count == 0:
+            raise JobNotFound(f"job {job.id} has no {outcome} entities")
+        path = self.paths.result_file(job.id, outcome)
+        if not path.exists():
+            self._render(job, outcome, path)
+        return job, path
+
+    def _render(self, job: Job, outcome: Outcome, path: Path) -> None:
+        assert job.header is not None
+        codec = self.codecs[job.kind]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with tmp.open("wb") as out:
+                codec.encode(out, job.header, self.store.result_rows(job.id, outcome), outcome)
+            os.replace(tmp, path)  # two renderings at once both write whole files
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,473 @@
+"""The job store: jobs, their rows and answers, API keys and usage, in one SQLite file.
+
+WAL mode lets the API read while the runner writes; every thread gets its own connection, and
+every write is one short transaction. The unit of progress is a chunk of rows: its answers, the
+job's processed/failed counts and the key's usage move together in one transaction, so a server
+killed at any moment restarts with no row lost or counted twice.
+
+Times are Unix seconds (floats); usage days are UTC ``YYYY-MM-DD`` strings.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from geobatch.formats.batch import BatchHeader, BatchRow, Outcome
+from geobatch.formats.serialize import (
+    answer_from_dict,
+    answer_to_dict,
+    header_from_dict,
+    header_to_dict,
+    row_from_dict,
+    row_to_dict,
+)
+from geobatch.jobs.errors import LimitExceeded
+from geobatch.model import Answer
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    email TEXT,
+    key_hash TEXT NOT NULL UNIQUE,      -- sha256 hex of the key; the key itself is never stored
+    daily_limit INTEGER,                -- NULL: unlimited
+    created REAL NOT NULL,
+    revoked REAL
+);
+CREATE TABLE IF NOT EXISTS usage (
+    key_id INTEGER NOT NULL REFERENCES api_keys(id),
+    day TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (key_id, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    key_id INTEGER NOT NULL REFERENCES api_keys(id),
+    kind TEXT NOT NULL,                 -- which codec: "bing", later "farm"
+    input_format TEXT NOT NULL,
+    header TEXT,                        -- BatchHeader as JSON, set when decoding starts
+    status TEXT NOT NULL,
+    description TEXT,
+    total INTEGER NOT NULL DEFAULT 0,
+    processed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    decoded INTEGER NOT NULL DEFAULT 0, -- 1 once every row of the upload is stored
+    error_message TEXT,
+    created REAL NOT NULL,
+    completed REAL,
+    expires REAL,                       -- results are deleted after this
+    purged INTEGER NOT NULL DEFAULT 0   -- 1 once the results are deleted
+);
+CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key_id, created);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created);
+CREATE TABLE IF NOT EXISTS job_rows (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    row TEXT NOT NULL,                  -- BatchRow as JSON
+    answer TEXT,                        -- Answer as JSON; NULL until geocoded
+    outcome TEXT,                       -- "succeeded" | "failed"; NULL until geocoded
+    PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;
+"""
+
+
+class JobStatus(StrEnum):
+    PENDING = "Pending"  # accepted, not started
+    PROCESSING = "Processing"  # decoding or geocoding
+    COMPLETED = "Completed"
+    ABORTED = "Aborted"
+
+
+ACTIVE = (JobStatus.PENDING, JobStatus.PROCESSING)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    name: str
+    email: str | None
+    daily_limit: int | None  # None: unlimited
+    created: float
+    revoked: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    key_id: int
+    kind: str
+    input_format: str
+    header: BatchHeader | None
+    status: JobStatus
+    description: str | None
+    total: int
+    processed: int
+    failed: int
+    decoded: bool
+    error_message: str | None
+    created: float
+    completed: float | None
+    expires: float | None
+    purged: bool
+
+    @property
+    def succeeded(self) -> int:
+        return self.processed - self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class JobLimitsCheck:
+    """The per-key limits enforced atomically with a job's creation."""
+
+    max_pending: int
+    max_per_day: int
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class RowAnswer:
+    seq: int
+    answer: Answer
+    outcome: Outcome
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        row["id"], row["name"], row["email"], row["daily_limit"], row["created"], row["revoked"]
+    )
+
+
+def _job(row: sqlite3.Row) -> Job:
+    header = row["header"]
+    return Job(
+        id=row["id"],
+        key_id=row["key_id"],
+        kind=row["kind"],
+        input_format=row["input_format"],
+        header=None if header is None else header_from_dict(json.loads(header)),
+        status=JobStatus(row["status"]),
+        description=row["description"],
+        total=row["total"],
+        processed=row["processed"],
+        failed=row["failed"],
+        decoded=bool(row["decoded"]),
+        error_message=row["error_message"],
+        created=row["created"],
+        completed=row["completed"],
+        expires=row["expires"],
+        purged=bool(row["purged"]),
+    )
+
+
+class JobStore:
+    """Open (creating if needed) the store at ``path``; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        con = self._connection()
+        # executescript commits by itself; every statement is IF NOT EXISTS, so a re-run is safe.
+        con.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    # --- connections -------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            # isolation_level=None: transactions are opened explicitly, and reads don't hold one.
+            con = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL survives a process kill
+            con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._local.con = con
+            with self._lock:
+                self._all.append(con)
+        return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; IMMEDIATE so two writers queue instead of failing midway."""
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._connection().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close every connection this store opened (in any thread)."""
+        with self._lock:
+            connections, self._all = self._all, []
+        for con in connections:
+            con.close()
+        self._local = threading.local()
+
+    # --- keys --------------------------------------------------------------------------------
+
+    def add_key(
+        self, name: str, email: str | None, key_hash: str, daily_limit: int | None, now: float
+    ) -> ApiKey:
+        with self.transaction() as con:
+            cursor = con.execute(
+                "INSERT INTO api_keys (name, email, key_hash, daily_limit, created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, email, key_hash, daily_limit, now),
+            )
+            key_id = cursor.lastrowid
+        assert key_id is not None
+        return ApiKey(key_id, name, email, daily_limit, now, None)
+
+    def key_by_hash(self, key_hash: str) -> ApiKey | None:
+        rows = self._read("SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,))
+        return _key(rows[0]) if rows else None
+
+    def key_by_id(self, key_id: int) -> ApiKey | None:
+        rows = self._read("SELECT * FROM api_keys WHERE id = ?", (key_id,))
+        return _key(rows[0]) if rows else None
+
+    def list_keys(self) -> list[ApiKey]:
+        return [_key(row) for row in self._read("SELECT * FROM api_keys ORDER BY id")]
+
+    def revoke_key(self, key_id: int, now: float) -> bool:
+        """Revoke a key; False when there is no such key or it was already revoked."""
+        with self.transaction() as con:
+            cursor = con.execute(
+                "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", (now, key_id)
+            )
+        return cursor.rowcount == 1
+
+    def usage(self, key_id: int, day: str) -> int:
+        rows = self._read("SELECT count FROM usage WHERE key_id = ? AND day = ?", (key_id, day))
+        return int(rows[0]["count"]) if rows else 0
+
+    def add_usage(self, key_id: int, day: str, count: int) -> None:
+        with self.transaction() as con:
+            _add_usage(con, key_id, day, count)
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        job_id: str,
+        key_id: int,
+        kind: str,
+        input_format: str,
+        description: str | None,
+        limits: JobLimitsCheck,
+    ) -> Job:
+        """Insert a Pending job, unless the key is at its pending-job or 24-hour job limit."""
+        now = limits.now
+        with self.transaction() as con:
+            pending = con.execute(
+                "SELECT count(*) FROM jobs WHERE key_id = ? AND status IN (?, ?)",
+                (key_id, *ACTIVE),
+            ).fetchone()[0]
+            if pending >= limits.max_pending:
+                raise LimitExceeded(
+                    f"this key already has {pending} pending jobs, the most allowed at once; "
+                    "wait for one to complete and try again"
+                )
+            today = con.execute(
+                "SELECT count(*) FROM jobs WHERE key_id = ? AND created > ?",
+                (key_id, now - 86_400),
+            ).fetchone()[0]
+            if today >= limits.max_per_day:
+                raise LimitExceeded(
+                    f"this key has created {today} jobs in the last 24 hours, the most allowed; "
+                    "try again later"
+                )
+            con.execute(
+                "INSERT INTO jobs (id, key_id, kind, input_format, status, description, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, key_id, kind, input_format, JobStatus.PENDING, description, now),
+            )
+        job = self.get_job(job_id)
+        assert job is not None
+        return job
+
+    def get_job(self, job_id: str) -> Job | None:
+        rows = self._read("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _job(rows[0]) if rows else None
+
+    def jobs_for_key(self, key_id: int, since: float) -> list[Job]:
+        """The key's jobs created after ``since``: active first, then newest first."""
+        rows = self._read(
+            "SELECT * FROM jobs WHERE key_id = ? AND created >= ?"
+            " ORDER BY status IN (?, ?) DESC, created DESC",
+            (key_id, since, *ACTIVE),
+        )
+        return [_job(row) for row in rows]
+
+    def active_jobs(self) -> list[Job]:
+        """Jobs to work on, oldest first (a restarted server resumes Processing ones too)."""
+        rows = self._read("SELECT * FROM jobs WHERE status IN (?, ?) ORDER BY created, id", ACTIVE)
+        return [_job(row) for row in rows]
+
+    # --- decoding ----------------------------------------------------------------------------
+
+    def start_decode(self, job_id: str, header: BatchHeader) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE jobs SET status = ?, header = ? WHERE id = ?",
+                (JobStatus.PROCESSING, _dumps(header_to_dict(header)), job_id),
+            )
+
+    def add_rows(self, job_id: str, rows: Sequence[BatchRow]) -> None:
+        """Store decoded rows; rows already stored (a decode resumed after a restart) are kept."""
+        if not rows:
+            return
+        with self.transaction() as con:
+            con.executemany(
+                "INSERT OR IGNORE INTO job_rows (job_id, seq, row) VALUES (?, ?, ?)",
+                ((job_id, row.seq, _dumps(row_to_dict(row))) for row in rows),
+            )
+            con.execute(
+                "UPDATE jobs SET total = max(total, ?) WHERE id = ?", (rows[-1].seq + 1, job_id)
+            )
+
+    def finish_decode(self, job_id: str) -> int:
+        """Mark every row stored; the total becomes the number of stored rows."""
+        with self.transaction() as con:
+            total = con.execute(
+                "SELECT count(*) FROM job_rows WHERE job_id = ?", (job_id,)
+            ).fetchone()[0]
+            con.execute("UPDATE jobs SET decoded = 1, total = ? WHERE id = ?", (total, job_id))
+        return int(total)
+
+    # --- geocoding ---------------------------------------------------------------------------
+
+    def unanswered_rows(self, job_id: str, after_seq: int, limit: int) -> list[BatchRow]:
+        rows = self._read(
+            "SELECT row FROM job_rows WHERE job_id = ? AND seq > ? AND answer IS NULL"
+            " ORDER BY seq LIMIT ?",
+            (job_id, after_seq, limit),
+        )
+        return [row_from_dict(json.loads(row["row"])) for row in rows]
+
+    def count_unanswered(self, job_id: str) -> int:
+        rows = self._read(
+            "SELECT count(*) AS n FROM job_rows WHERE job_id = ? AND answer IS NULL", (job_id,)
+        )
+        return int(rows[0]["n"])
+
+    def store_answers(
+        self, job: Job, answers: Iterable[RowAnswer], usage_day: str
+    ) -> tuple[int, int]:
+        """Store a chunk's answers and advance the counts and the key's usage, all at once.
+
+        Rows that already have an answer are left alone, so a chunk stored twice counts once.
+        Returns (processed, failed) added by this call.
+        """
+        processed = failed = 0
+        with self.transaction() as con:
+            for item in answers:
+                cursor = con.execute(
+                    "UPDATE job_rows SET answer = ?, outcome = ?"
+                    " WHERE job_id = ? AND seq = ? AND answer IS NULL",
+                    (_dumps(answer_to_dict(item.answer)), item.outcome, job.id, item.seq),
+                )
+                if cursor.rowcount:
+                    processed += 1
+                    failed += item.outcome == "failed"
+            con.execute(
+                "UPDATE jobs SET processed = processed + ?, failed = failed + ? WHERE id = ?",
+                (processed, failed, job.id),
+            )
+            _add_usage(con, job.key_id, usage_day, processed)
+        return processed, failed
+
+    def complete(self, job_id: str, now: float, expires: float) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE jobs SET status = ?, completed = ?, expires = ? WHERE id = ?",
+                (JobStatus.COMPLETED, now, expires, job_id),
+            )
+
+    def abort(self, job_id: str, message: str, now: float, expires: float) -> None:
+        """Stop a job with a reason; its rows go, so no partial result is ever served."""
+        with self.transaction() as con:
+            con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
+            con.execute(
+                "UPDATE jobs SET status = ?, error_message = ?, completed = ?, expires = ?,"
+                " processed = 0, failed = 0 WHERE id = ?",
+                (JobStatus.ABORTED, message, now, expires, job_id),
+            )
+
+    # --- results -----------------------------------------------------------------------------
+
+    def result_rows(self, job_id: str, outcome: Outcome) -> Iterator[tuple[BatchRow, Answer]]:
+        """The answered rows of one outcome, in input order, read lazily."""
+        cursor = self._connection().execute(
+            "SELECT row, answer FROM job_rows WHERE job_id = ? AND outcome = ? ORDER BY seq",
+            (job_id, outcome),
+        )
+        try:
+            for row in cursor:
+                yield (
+                    row_from_dict(json.loads(row["row"])),
+                    answer_from_dict(json.loads(row["answer"])),
+                )
+        finally:
+            cursor.close()
+
+    def row_count(self, job_id: str) -> int:
+        rows = self._read("SELECT count(*) AS n FROM job_rows WHERE job_id = ?", (job_id,))
+        return int(rows[0]["n"])
+
+    # --- retention ---------------------------------------------------------------------------
+
+    def expired_jobs(self, now: float) -> list[str]:
+        rows = self._read(
+            "SELECT id FROM jobs WHERE expires IS NOT NULL AND expires <= ? AND purged = 0",
+            (now,),
+        )
+        return [row["id"] for row in rows]
+
+    def purge(self, job_id: str) -> None:
+        """Delete a job's rows and mark its results gone (the job stays listed a while)."""
+        with self.transaction() as con:
+            con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
+            con.execute("UPDATE jobs SET purged = 1 WHERE id = ?", (job_id,))
+
+    def forget_jobs(self, created_before: float) -> int:
+        """Delete purged jobs created before a time (they have left the job list too)."""
+        with self.transaction() as con:
+            cursor = con.execute(
+                "DELETE FROM jobs WHERE purged = 1 AND created < ?", (created_before,)
+            )
+        return cursor.rowcount
+
+
+def _add_usage(con: sqlite3.Connection, key_id: int, day: str, count: int) -> None:
+    if count:
+        con.execute(
+            "INSERT INTO usage (key_id, day, count) VALUES (?, ?, ?)"
+            " ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count",
+            (key_id, day, count),
+        )

@@ -1,0 +1,74 @@
+"""A server killed with SIGKILL in the middle of a job continues it after a restart on the same
+data directory, and every row comes out exactly once."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.acceptance import bing_client as bing
+from tests.acceptance.conftest import Server, start_server
+
+pytestmark = pytest.mark.acceptance
+
+ROWS = 6000
+STREETS = ("Hauptstrasse", "Kirchweg", "Bahnhofstraße", "Nowhere Lane")
+
+
+@pytest.fixture
+def small_chunk_server(
+    tmp_path_factory: pytest.TempPathFactory, acceptance_index: Path
+) -> Iterator[Server]:
+    running = start_server(tmp_path_factory, acceptance_index, ("crash",), GEOBATCH_CHUNK_SIZE="25")
+    yield running
+    running.stop()
+
+
+def _job() -> bytes:
+    lines = ["Bing Spatial Data Services, 2.0", "Id|GeocodeRequest/Query"]
+    for i in range(ROWS):
+        # Distinct queries, so that no chunk is answered from the per-batch cache at once.
+        lines.append(
+            f"{i}|{STREETS[i % 4]} {i % 97 + 1}, {'Oberdorf' if i % 2 else 'Unterdorf'} {i}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _ids(data: bytes) -> list[str]:
+    return [line.split("|", 1)[0] for line in data.decode().splitlines()[2:] if line]
+
+
+def test_sigkill_mid_job_then_restart_completes_every_row_once(
+    small_chunk_server: Server, client: httpx.Client
+) -> None:
+    server, key = small_chunk_server, small_chunk_server.keys["crash"]
+    response = bing.create(client, server.base, key, _job(), "pipe")
+    assert response.status_code == 201
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        current = bing.status(client, f"{server.base}/REST/v1/dataflows/Geocode/{job_id}", key)
+        if current.processed > 0:
+            break
+        time.sleep(0.01)
+    assert current.status == "Pending" and 0 < current.processed < ROWS, current
+    server.kill()
+
+    server.restart()
+    job_url = f"{server.base}/REST/v1/dataflows/Geocode/{job_id}"
+    done = bing.wait(client, job_url, key)
+    assert (done.status, done.total, done.processed) == ("Completed", ROWS, ROWS)
+    ids: list[str] = []
+    for outcome in ("succeeded", "failed"):
+        if outcome in done.links:
+            download = client.get(done.links[outcome], params={"key": key})
+            assert download.status_code == 200
+            ids += _ids(download.content)
+    counts = Counter(ids)
+    assert len(ids) == ROWS and set(counts.values()) == {1}
+    assert set(counts) == {str(i) for i in range(ROWS)}

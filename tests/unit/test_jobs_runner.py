@@ -1,0 +1,224 @@
+"""The runner on a real store: decode once, geocode in chunks, resume, abort, expire, render."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from geobatch.config import JobLimits
+from geobatch.jobs.errors import BadJobRequest, JobNotFound, LimitExceeded
+from geobatch.jobs.executor import Kind, Request
+from geobatch.jobs.keys import create_key
+from geobatch.jobs.runner import JobRunner
+from geobatch.jobs.service import JobService, NewJobRequest
+from geobatch.jobs.store import ApiKey, JobStatus, JobStore
+from geobatch.model import Answer
+from tests.unit.test_jobs_support import LineCodec, echo_executor, settings_for
+
+CODECS = {"lines": LineCodec()}
+
+
+class Harness:
+    def __init__(self, tmp: Path, **changes: object) -> None:
+        self.settings = settings_for(tmp, **changes)
+        self.store = JobStore(self.settings.data_dir / "jobs.sqlite")
+        self.service = JobService(self.store, self.settings, CODECS)
+        self.runner = JobRunner(self.store, self.settings, CODECS, echo_executor)
+        self.key = create_key(self.store, "tester").key
+
+    def submit(self, text: str, key: ApiKey | None = None) -> str:
+        raw = asyncio.run(self.service.receive_body(_body(text.encode())))
+        request = NewJobRequest("lines", "txt")
+        return self.service.create_job(key or self.key, request, raw).id
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.store.close()
+
+
+async def _body(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), 5):
+        yield data[start : start + 5]
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(tmp_path)
+    yield h
+    h.close()
+
+
+def test_a_job_runs_to_completion(harness: Harness) -> None:
+    job_id = harness.submit("a\nfail\n@47.1,9.5\n-\nb\nc\nd\n")
+    assert harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.COMPLETED
+    assert (job.total, job.processed, job.failed) == (7, 7, 2)
+    assert job.completed is not None and job.expires is not None
+    assert not harness.service.paths.upload(job_id).exists()  # rows are in the store now
+    _, path = harness.service.result_file(harness.key, job_id, "succeeded")
+    assert path.read_text().splitlines() == [
+        "0|0|OK|a",
+        "2|2|OK|47.1,9.5",
+        "4|4|OK|b",
+        "5|5|OK|c",
+        "6|6|OK|d",
+    ]
+    _, failed = harness.service.result_file(harness.key, job_id, "failed")
+    assert failed.read_text() == "1|1|Failed|fail\n3|3|Failed|empty entity\n"
+    assert not harness.runner.run_once()  # nothing left to do
+
+
+def test_unreadable_file_aborts_with_reason(harness: Harness) -> None:
+    job_id = harness.submit("!unreadable\na\n")
+    harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.ABORTED
+    assert job.error_message == "the file is unreadable"
+
+
+def test_failure_late_in_the_file_keeps_no_partial_rows(harness: Harness) -> None:
+    job_id = harness.submit("a\nb\nc\nd\n!late-failure\ne\n")
+    harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.ABORTED
+    assert job.error_message == "line 5 cannot be read"
+    assert harness.store.row_count(job_id) == 0
+    with pytest.raises(JobNotFound):
+        harness.service.result_file(harness.key, job_id, "succeeded")
+
+
+def test_a_codec_error_aborts_instead_of_retrying(harness: Harness) -> None:
+    job_id = harness.submit("a\n!parser-bug\n")
+    harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.ABORTED
+    assert job.error_message == "the upload could not be read: unexpected token"
+
+
+def test_not_utf8_aborts(harness: Harness) -> None:
+    job_id = harness.submit("ok")
+    harness.service.paths.upload(job_id).write_bytes(b"\xff\xfe\x00bad")
+    harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.ABORTED
+    assert "UTF-8" in (job.error_message or "")
+
+
+def test_too_many_entities_aborts(tmp_path: Path) -> None:
+    h = Harness(tmp_path, limits=JobLimits(max_entities=4))
+    try:
+        ok, big = h.submit("a\nb\nc\nd\n"), h.submit("a\nb\nc\nd\ne\n")
+        h.runner.run_once()
+        assert (s := h.store.get_job(ok)) is not None and s.status is JobStatus.COMPLETED
+        job = h.store.get_job(big)
+        assert job is not None and job.status is JobStatus.ABORTED
+        assert "more than 4 entities" in (job.error_message or "")
+    finally:
+        h.close()
+
+
+class CrashAfter:
+    """An executor that dies (like a killed server) after answering ``chunks`` chunks."""
+
+    def __init__(self, chunks: int) -> None:
+        self.left = chunks
+        self.inner = echo_executor()
+
+    def __enter__(self) -> CrashAfter:
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.__exit__(None, None, None)
+
+    def map_chunks(self, kind: Kind, chunks: Iterable[list[Request]]) -> Iterator[list[Answer]]:
+        for answers in self.inner.map_chunks(kind, chunks):
+            if self.left == 0:
+                raise SystemExit("killed")
+            self.left -= 1
+            yield answers
+
+
+def test_resume_after_a_crash_mid_geocode(harness: Harness) -> None:
+    lines = [f"q{i}" for i in range(20)]
+    job_id = harness.submit("\n".join(lines))
+    crashing = JobRunner(harness.store, harness.settings, CODECS, lambda: CrashAfter(2))
+    with pytest.raises(SystemExit):
+        crashing.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and (job.status, job.processed) == (JobStatus.PROCESSING, 6)
+    harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.COMPLETED
+    assert (job.total, job.processed, job.failed) == (20, 20, 0)
+    _, path = harness.service.result_file(harness.key, job_id, "succeeded")
+    assert [line.split("|")[3] for line in path.read_text().splitlines()] == lines
+
+
+def test_resume_after_a_crash_mid_decode(harness: Harness) -> None:
+    job_id = harness.submit("\n".join(f"q{i}" for i in range(10)))
+    with harness.service.paths.upload(job_id).open("rb") as stream:
+        batch = LineCodec().decode(stream, "txt")
+    harness.store.start_decode(job_id, batch.header)
+    harness.store.add_rows(job_id, list(batch.rows())[:4])  # killed after one chunk
+    harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.total, job.processed) == (JobStatus.COMPLETED, 10, 10)
+
+
+def test_another_keys_job_is_not_found(harness: Harness) -> None:
+    job_id = harness.submit("a")
+    other = create_key(harness.store, "other").key
+    with pytest.raises(JobNotFound):
+        harness.service.get_job(other, job_id)
+    assert harness.service.get_job(harness.key, job_id.upper()).id == job_id
+
+
+def test_results_expire(harness: Harness) -> None:
+    job_id = harness.submit("a\nfail")
+    harness.runner.run_once()
+    _, path = harness.service.result_file(harness.key, job_id, "succeeded")
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.expires is not None
+    assert harness.runner.sweep(job.expires - 1) == 0
+    assert harness.runner.sweep(job.expires) == 1
+    assert not path.exists()
+    with pytest.raises(JobNotFound, match="expired"):
+        harness.service.result_file(harness.key, job_id, "succeeded")
+    assert harness.service.list_jobs(harness.key)[0].id == job_id
+
+
+def test_empty_body_is_refused(harness: Harness) -> None:
+    with pytest.raises(BadJobRequest, match="no data"):
+        harness.submit("")
+
+
+def test_pending_limit(tmp_path: Path) -> None:
+    h = Harness(tmp_path, limits=JobLimits(max_pending_jobs=1))
+    try:
+        h.submit("a")
+        with pytest.raises(LimitExceeded):
+            h.submit("b")
+        assert len(list(h.service.paths.upload("x").parent.iterdir())) == 1
+    finally:
+        h.close()
+
+
+def test_background_thread_processes_and_stops(harness: Harness) -> None:
+    harness.runner.start()
+    job_id = harness.submit("a\nb")
+    harness.runner.wake()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        job = harness.store.get_job(job_id)
+        if job is not None and job.status is JobStatus.COMPLETED:
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail("the job did not complete in 10 s")
