@@ -9,7 +9,10 @@ process, and a row that still raises becomes a Failed answer: one bad row never 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import multiprocessing.context
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -106,6 +109,14 @@ def _worker_run(kind: Kind, chunk: list[Request]) -> list[Answer]:
     return _answer_chunk(_worker_geocoder, kind, chunk)
 
 
+def _start_context() -> multiprocessing.context.BaseContext:
+    """Fork is quickest, but forking a process that runs other threads (the HTTP server, its
+    job runner) can copy a lock held by one of them and hang the child: use a fork server."""
+    if threading.active_count() > 1:
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("fork")
+
+
 class LocalExecutor:
     """Answer chunks of requests on this machine; use as a context manager.
 
@@ -126,6 +137,7 @@ class LocalExecutor:
         if self.workers > 1:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
+                mp_context=_start_context(),
                 initializer=_init_worker,
                 initargs=(self._opener, self.index_dir),
             )
