@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from geobatch.geocode.formatting import format_address
@@ -53,13 +54,20 @@ class Candidate:
     score: float
     evidence: Evidence
     point: Point
-    bbox: BoundingBox
-    address: Address
+    bbox: BoundingBox | Callable[[], BoundingBox]  # built when the candidate is returned
+    address: Address | Callable[[], Address]  # likewise: most candidates never are
     name: str
     source: str
     asked_level: int
     method: CalculationMethod = CalculationMethod.ROOFTOP
     covered: set[int] = field(default_factory=set)
+    country_code: str | None = None
+
+    def final_address(self) -> Address:
+        return self.address if isinstance(self.address, Address) else self.address()
+
+    def final_bbox(self) -> BoundingBox:
+        return self.bbox if isinstance(self.bbox, BoundingBox) else self.bbox()
 
 
 def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
@@ -88,11 +96,11 @@ def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
         results.append(
             GeocodeResult(
                 point=c.point,
-                address=c.address,
+                address=c.final_address(),
                 entity_type=c.evidence.entity_type,
                 confidence=confidence(c.evidence, codes),
                 match_codes=codes,
-                bbox=c.bbox,
+                bbox=c.final_bbox(),
                 calculation_method=c.method,
                 name=c.name,
                 source=c.source,
@@ -121,7 +129,7 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
         return False  # coarser than asked: a fallback, not a rival
     if (
         name_key(other.name) == name_key(top.name)
-        and other.address.country_code == top.address.country_code
+        and other.country_code == top.country_code
         and other.evidence.entity_type is not top.evidence.entity_type
     ):
         return False  # a city and its namesake province: one answer, told apart by type
@@ -269,39 +277,42 @@ def _street_result(
     covered: set[int],
     number: _Number | None,
 ) -> Candidate:
-    country = vocab.country_name(street.country_code)
-    postcode = (number.postcode if number else None) or street.postcode
-    hn = number.text if number else None
     unit = a.unit if number else None
-    address = Address(
-        house_number=hn,
-        street=street.name,
-        unit=unit,
-        neighborhood=street.neighborhood,
-        locality=street.locality,
-        postal_code=postcode,
-        admin_district2=street.admin2,
-        admin_district=street.admin1,
-        country=country,
-        country_code=street.country_code,
-        formatted=format_address(
-            house_number=hn, street=street.name, unit=unit, locality=street.locality,
-            postal_code=postcode, admin_district=street.admin1, country=country,
+
+    def address() -> Address:
+        country = vocab.country_name(street.country_code)
+        postcode = (number.postcode if number else None) or street.postcode
+        hn = number.text if number else None
+        return Address(
+            house_number=hn,
+            street=street.name,
+            unit=unit,
+            neighborhood=street.neighborhood,
+            locality=street.locality,
+            postal_code=postcode,
+            admin_district2=street.admin2,
+            admin_district=street.admin1,
+            country=country,
             country_code=street.country_code,
-        ),
-    )  # fmt: skip
+            formatted=format_address(
+                house_number=hn, street=street.name, unit=unit, locality=street.locality,
+                postal_code=postcode, admin_district=street.admin1, country=country,
+                country_code=street.country_code,
+            ),
+        )  # fmt: skip
+
     if number is not None:
-        point = Point(number.lat, number.lon)
-        bbox = BoundingBox.around(number.lat, number.lon, 25.0)
+        lat, lon = number.lat, number.lon
+        point = Point(lat, lon)
         method = (
             CalculationMethod.INTERPOLATION if number.interpolated else CalculationMethod.ROOFTOP
         )
-    else:
-        point = Point(street.lat, street.lon)
-        bbox = BoundingBox(*street.bbox)
-        method = CalculationMethod.INTERPOLATION
-    return Candidate(score, ev, point, bbox, address, street.name, street.source, asked,
-                     method, covered)  # fmt: skip
+        return Candidate(score, ev, point, lambda: BoundingBox.around(lat, lon, 25.0), address,
+                         street.name, street.source, asked, method, covered,
+                         street.country_code)  # fmt: skip
+    return Candidate(score, ev, Point(street.lat, street.lon), BoundingBox(*street.bbox),
+                     address, street.name, street.source, asked,
+                     CalculationMethod.INTERPOLATION, covered, street.country_code)  # fmt: skip
 
 
 # --- evidence shared by every kind of candidate ------------------------------------------------
@@ -494,7 +505,8 @@ def _place_candidate(
         ),
     )  # fmt: skip
     return Candidate(score, ev, Point(place.lat, place.lon), BoundingBox(*place.bbox), address,
-                     name, place.source, asked, CalculationMethod.ROOFTOP, covered)  # fmt: skip
+                     name, place.source, asked, CalculationMethod.ROOFTOP, covered,
+                     place.country_code)  # fmt: skip
 
 
 # A place this close to a postcode the query names agrees with it.
@@ -591,6 +603,7 @@ def _postcode_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
                     _asked_level(a, covered, EntityType.POSTCODE),
                     CalculationMethod.ROOFTOP,
                     covered,
+                    pc.country_code,
                 )
             )
     return out

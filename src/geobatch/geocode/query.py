@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from geobatch.geocode.vocabulary import Vocabulary
 from geobatch.model import GeocodeRequest
@@ -34,8 +35,9 @@ class Role(StrEnum):
     COUNTRY = "country"
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
+    """A run of query words [start, end) and its name key (a tuple: made by the thousand)."""
+
     start: int
     end: int  # exclusive
     key: str
