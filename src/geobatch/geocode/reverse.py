@@ -38,7 +38,7 @@ ADDRESS_RADIUS_M = 100.0
 STREET_RADIUS_M = 250.0
 PLACE_RADIUS_M = 10_000.0
 # Near a border, a town this close outweighs a coarse built-in country outline.
-TRUST_PLACE_COUNTRY_M = 5_000.0
+TRUST_PLACE_COUNTRY_M = 1_500.0
 # Vertices are added along long street segments so the nearest vertex is near the nearest point.
 DENSIFY_DEG = 0.0003  # about 30 m
 
