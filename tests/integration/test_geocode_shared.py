@@ -129,6 +129,24 @@ def test_reverse_admin_areas_and_no_result_at_sea(li_geocoder: Geocoder) -> None
     assert zurich.address.country_code == "CH"
 
 
+@pytest.mark.parametrize(
+    ("lat", "lon", "cc", "locality"),
+    [
+        (47.17, 9.47, "CH", "Buchs"),  # across the Rhine from Schaan
+        (47.165, 9.51, "LI", "Schaan"),
+        (47.23, 9.60, "AT", "Feldkirch"),  # across the eastern border
+        (47.2405, 9.535, "LI", "Ruggell"),
+    ],
+)
+def test_reverse_border_points_get_their_own_country(
+    li_geocoder: Geocoder, lat: float, lon: float, cc: str, locality: str
+) -> None:
+    best = li_geocoder.reverse(lat, lon).best
+    assert best is not None
+    assert best.address.country_code == cc
+    assert best.address.locality == locality
+
+
 def test_queens_hyphenated_numbers_without_city(
     builtin_index: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
