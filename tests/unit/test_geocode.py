@@ -261,3 +261,14 @@ def test_reverse_entity_type_filter(
         if r.entity_type is EntityType.COUNTRY:
             assert r.address.country_code == "LI"
             assert r.address.locality is None
+
+
+def test_library_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import geobatch
+
+    import_source(tmp_path, OsmSource(FIXTURE))
+    best = geobatch.open(tmp_path).geocode("Hauptstrasse 3, Oberdorf").best
+    assert best is not None
+    assert best.address.house_number == "3"
+    monkeypatch.setenv("GEOBATCH_INDEX", str(tmp_path))  # the default index comes from the env
+    assert geobatch.open().reverse(*HAUPT_3_OBERDORF).best is not None
