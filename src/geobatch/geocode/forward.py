@@ -369,7 +369,9 @@ def _context_evidence(
         if any(t in covered for t in span.tokens):
             continue
         # A span may name several places ("IL": Israel, Illinois): the reading that agrees wins.
-        outcomes = [_place_context(p, span, country_code, admins, a) for p in readings[span]]
+        outcomes = [
+            _place_context(p, span, country_code, localities, admins, a) for p in readings[span]
+        ]
         best = max(outcomes, key=lambda o: o[0])
         if best[0] == 0.0 and not best[1]:
             continue
@@ -381,6 +383,8 @@ def _context_evidence(
             ev.country = True
         elif best[1] == "admin":
             ev.admin = True
+        elif best[1] == "locality":
+            ev.locality = True
     return score
 
 
@@ -412,10 +416,14 @@ def _place_context(
     place: PlaceRow,
     span: Span,
     country_code: str | None,
+    localities: frozenset[str],
     admins: frozenset[str],
     a: Analysis,
 ) -> tuple[float, str]:
     """What one reading of a span says about a candidate: (score, what it confirmed)."""
+    if place.kind in SETTLEMENT_KINDS and not localities.isdisjoint(place.keys):
+        # The query names the candidate's town by another of its names ("Helsingfors").
+        return WEIGHT["locality"], "locality"
     if place.kind == "country":
         if place.country_code == country_code:
             return WEIGHT["country"], "country"
@@ -423,6 +431,8 @@ def _place_context(
     if place.kind == "state":
         if place.country_code != country_code:
             return 0.0, ""
+        if not admins:
+            return 0.0, "unknown"  # the candidate does not know its state: neither for nor against
         if locality_keys(place.name) & admins or (place.admin1_code or "").lower() in admins:
             return WEIGHT["admin"], "admin"
         return WEIGHT["admin_conflict"], "conflict"

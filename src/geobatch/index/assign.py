@@ -44,6 +44,7 @@ class PlacePoint:
     lon: float
     country_code: str | None
     is_neighbourhood: bool
+    admin1: str | None = None
 
 
 @dataclass(slots=True)
@@ -141,6 +142,15 @@ class Assigner:
             for p, i in zip(np.flatnonzero(need).tolist(), idx.tolist(), strict=True):
                 if i >= 0:
                     out.country_code[p] = self._country_places[i].country_code
+        # No state polygon (the Queens extract has none): the nearest town of the same country
+        # knows its state.
+        need = np.array([a is None for a in out.admin1], dtype=bool)
+        if need.any() and self._country_tree.size:
+            idx, _ = self._country_tree.nearest(lat[need], lon[need], COUNTRY_FALLBACK_M)
+            for p, i in zip(np.flatnonzero(need).tolist(), idx.tolist(), strict=True):
+                near = self._country_places[i] if i >= 0 else None
+                if near is not None and near.country_code == out.country_code[p]:
+                    out.admin1[p] = near.admin1
 
 
 def _tree(places: Sequence[PlacePoint]) -> PointTree:

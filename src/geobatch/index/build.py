@@ -155,9 +155,10 @@ class _ReferenceData:
                 )
             ]
             places = [
-                PlacePoint(name, lat, lon, cc, False)
-                for name, lat, lon, cc in con.execute(
-                    "SELECT name, lat, lon, country_code FROM places WHERE kind IN (?, ?, ?)",
+                PlacePoint(name, lat, lon, cc, False, admin1)
+                for name, lat, lon, cc, admin1 in con.execute(
+                    "SELECT name, lat, lon, country_code, admin1 FROM places"
+                    " WHERE kind IN (?, ?, ?)",
                     (PlaceKind.CITY, PlaceKind.TOWN, PlaceKind.VILLAGE),
                 )
             ]
