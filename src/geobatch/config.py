@@ -57,6 +57,10 @@ class Settings:
     data_location_hosts: frozenset[str] = frozenset()
     data_location_schemes: frozenset[str] = frozenset({"https"})
     public_url: str | None = None  # base of the links in responses; default: the request's
+    # Geocode.Farm batches: results are fetchable this long after submission (its sample: 72 h),
+    # then deleted by the sweep; independent of the Bing retention above.
+    farm_expiry_hours: float = 72.0
+    farm_include_accuracy: bool = False  # our extension: "accuracy" in batch results
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,12 +82,13 @@ class Settings:
             chunk_size=_int(env, "GEOBATCH_CHUNK_SIZE", 1000),
             retention_days=_float(env, "GEOBATCH_RETENTION_DAYS", 14.0),
             sweep_seconds=_float(env, "GEOBATCH_SWEEP_SECONDS", 3600.0),
-            data_location_enabled=env.get("GEOBATCH_DATA_LOCATION", "").lower()
-            in {"1", "true", "yes", "on"},
+            data_location_enabled=_flag(env, "GEOBATCH_DATA_LOCATION"),
             data_location_hosts=_set(env, "GEOBATCH_DATA_LOCATION_HOSTS"),
             data_location_schemes=_set(env, "GEOBATCH_DATA_LOCATION_SCHEMES")
             or frozenset({"https"}),
             public_url=env.get("GEOBATCH_PUBLIC_URL") or None,
+            farm_expiry_hours=_float(env, "GEOBATCH_FARM_EXPIRY_HOURS", 72.0),
+            farm_include_accuracy=_flag(env, "GEOBATCH_FARM_ACCURACY"),
         )
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -109,6 +114,10 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a number") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _set(env: Mapping[str, str], name: str) -> frozenset[str]:

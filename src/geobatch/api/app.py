@@ -1,5 +1,6 @@
 """The FastAPI application: the job service started and stopped with the server, Bing routes
-matched case-insensitively, and every error answered in the Bing envelope.
+matched case-insensitively with errors in the Bing envelope, and the Geocode.Farm routes (whose
+errors are answered in its own envelope, see :mod:`geobatch.api.farm_errors`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from geobatch.api import bing
+from geobatch.api import bing, farm
 from geobatch.api.params import output_format_or_json
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats.batch import BatchCodec
 from geobatch.formats.bing import BingCodec, render_error
 from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated
+from geobatch.jobs.farm import FarmService
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.runner import ExecutorFactory, JobRunner
 from geobatch.jobs.service import JobService
@@ -131,6 +133,7 @@ def create_app(
         runner = JobRunner(store, settings, codecs, executor_factory)
         app.state.settings = settings
         app.state.service = JobService(store, settings, codecs, on_new_job=runner.wake)
+        app.state.farm = FarmService(store, settings, on_new_job=runner.wake)
         logging.getLogger("uvicorn.access").addFilter(RedactKeys())
         runner.start()
         try:
@@ -141,10 +144,12 @@ def create_app(
 
     app = FastAPI(
         title="geobatch",
-        summary="Self-hosted batch geocoding: a drop-in Bing Maps Geocode Dataflow API.",
+        summary="Self-hosted batch geocoding: drop-in Bing Maps Geocode Dataflow and "
+        "Geocode.Farm APIs.",
         lifespan=lifespan,
     )
     app.include_router(bing.router)
+    app.include_router(farm.router)
     _install_error_handlers(app)
     app.add_middleware(LowercasePaths)
     return app

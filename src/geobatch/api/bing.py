@@ -19,10 +19,11 @@ from geobatch.formats.bing import (
     render_job_list,
 )
 from geobatch.jobs.errors import BadJobRequest, JobNotFound
+from geobatch.jobs.kinds import BING
 from geobatch.jobs.service import JobService, NewJobRequest
 from geobatch.jobs.store import Job, JobStatus
 
-KIND = "bing"
+KIND = BING
 PREFIX = "/rest/v1/dataflows"  # matched lower-cased: see geobatch.api.app.lowercase_paths
 OUTCOMES = ("succeeded", "failed")
 
@@ -114,7 +115,7 @@ def job_status(request: Request, job_id: str) -> Response:
     query = Query.of(request)
     request.state.fmt = fmt = query.output_format()
     service = _service(request)
-    job = service.get_job(service.authenticate(query.key), job_id)
+    job = service.get_job(service.authenticate(query.key), job_id, KIND)
     return _render(request, job, fmt)
 
 
@@ -127,7 +128,7 @@ def download(request: Request, job_id: str, outcome: str) -> Response:
     if outcome not in OUTCOMES:
         raise JobNotFound(f"there is no output {outcome!r}: use succeeded or failed")
     job, path = service.result_file(
-        key, job_id, "succeeded" if outcome == "succeeded" else "failed"
+        key, job_id, "succeeded" if outcome == "succeeded" else "failed", KIND
     )
     assert job.header is not None
     return FileResponse(path, media_type=media_type_for(job.header.format))
@@ -138,7 +139,7 @@ def list_jobs(request: Request) -> Response:
     query = Query.of(request)
     request.state.fmt = fmt = query.output_format()
     service = _service(request)
-    jobs = service.list_jobs(service.authenticate(query.key))
+    jobs = service.list_jobs(service.authenticate(query.key), KIND)
     views = [job_view(request, job) for job in jobs]
     body, media_type = render_job_list(views, fmt, trace_id())
     return Response(body, 200, media_type=media_type)

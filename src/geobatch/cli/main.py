@@ -594,11 +594,11 @@ def serve_command(
     index_dir: Path | None,
     data_dir: Path | None,
 ) -> None:
-    """Run the HTTP service: a drop-in Bing Maps Geocode Dataflow API.
+    """Run the HTTP service: drop-in Bing Maps Geocode Dataflow and Geocode.Farm APIs.
 
     Jobs, uploads and results live in the data directory; unfinished jobs resume when the
-    server starts again. Create a key first with 'geobatch keys create'. The API is
-    described at http://HOST:PORT/docs.
+    server starts again. Create a key first with 'geobatch keys create'; the same keys work
+    for both APIs. The API is described at http://HOST:PORT/docs.
 
     \b
     Example:
@@ -606,6 +606,8 @@ def serve_command(
       geobatch serve --port 8080
       curl -X POST --data-binary @input.xml \\
         'http://127.0.0.1:8080/REST/v1/Dataflows/Geocode?input=xml&key=KEY'
+      curl -X POST http://127.0.0.1:8080/batch-forward/ \\
+        -d '{"key": "KEY", "addresses": ["Vaduz"]}'
     """
     import logging
 

@@ -28,3 +28,7 @@ class LimitExceeded(GeobatchError):
 
 class BadJobRequest(InputError):
     """The request cannot be accepted as given: bad parameter, missing or oversize data."""
+
+
+class OutOfCredits(LimitExceeded):
+    """The key's daily credits cannot pay for this request (Geocode.Farm's 402)."""

@@ -22,9 +22,10 @@ from typing import Protocol
 
 from geobatch.config import Settings
 from geobatch.errors import InputError
-from geobatch.formats.batch import BatchCodec, BatchRow
+from geobatch.formats.batch import BatchCodec, BatchRow, Outcome
 from geobatch.jobs.executor import Kind, LocalExecutor, Request, chunked
 from geobatch.jobs.keys import usage_day
+from geobatch.jobs.kinds import PREPAID_KINDS, stored_row_outcome
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.store import Job, JobStore, RowAnswer
 from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
@@ -53,6 +54,7 @@ class ChunkExecutor(Protocol):
 
 
 ExecutorFactory = Callable[[], ChunkExecutor]
+OutcomeOf = Callable[[BatchRow, Answer], Outcome]
 
 
 def local_executor_factory(settings: Settings) -> ExecutorFactory:
@@ -145,14 +147,19 @@ class JobRunner:
         return bool(jobs)
 
     def process(self, job: Job) -> None:
+        """Decode the job's file if it has one (by its kind's codec), then geocode its rows.
+
+        A job created with its rows already stored (a Geocode.Farm batch) needs no codec.
+        """
         codec = self.codecs.get(job.kind)
-        if codec is None:
+        if codec is None and not job.decoded:
             self._abort(job, f"this server has no codec for {job.kind!r} jobs")
             return
-        if not job.decoded and not self._decode(job, codec):
+        if not job.decoded and codec is not None and not self._decode(job, codec):
             return
+        self.store.start_processing(job.id)
         job = self.store.get_job(job.id) or job
-        self._geocode(job, codec)
+        self._geocode(job, stored_row_outcome if codec is None else codec.outcome)
         if not self._stopping.is_set() and self.store.count_unanswered(job.id) == 0:
             now = self.clock()
             self.store.complete(job.id, now, now + self.settings.retention_days * DAY)
@@ -205,7 +212,7 @@ class JobRunner:
         upload.unlink(missing_ok=True)  # every row is in the store now
         return True
 
-    def _geocode(self, job: Job, codec: BatchCodec) -> None:
+    def _geocode(self, job: Job, outcome_of: OutcomeOf) -> None:
         executor = self._executor_open()
         in_flight: deque[list[BatchRow]] = deque()
 
@@ -234,10 +241,10 @@ class JobRunner:
             self.store.store_answers(
                 job,
                 (
-                    RowAnswer(row.seq, answer, codec.outcome(row, answer))
+                    RowAnswer(row.seq, answer, outcome_of(row, answer))
                     for row, answer in zip(rows, answers, strict=True)
                 ),
-                usage_day(self.clock()),
+                None if job.kind in PREPAID_KINDS else usage_day(self.clock()),
             )
 
     # --- retention ---------------------------------------------------------------------------

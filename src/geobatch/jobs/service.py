@@ -124,19 +124,23 @@ class JobService:
 
     # --- read --------------------------------------------------------------------------------
 
-    def get_job(self, key: ApiKey, job_id: str) -> Job:
-        """The key's job; another key's job is reported as not found, not as forbidden."""
+    def get_job(self, key: ApiKey, job_id: str, kind: str | None = None) -> Job:
+        """The key's job (of ``kind``, when given: each API sees only its own jobs); another
+        key's job is reported as not found, not as forbidden."""
         job = self.store.get_job(job_id.lower())
-        if job is None or job.key_id != key.id:
+        if job is None or job.key_id != key.id or (kind is not None and job.kind != kind):
             raise JobNotFound(f"there is no job {job_id!r} for this key")
         return job
 
-    def list_jobs(self, key: ApiKey) -> list[Job]:
-        return self.store.jobs_for_key(key.id, self.clock() - self.settings.list_days * DAY)
+    def list_jobs(self, key: ApiKey, kind: str | None = None) -> list[Job]:
+        since = self.clock() - self.settings.list_days * DAY
+        return self.store.jobs_for_key(key.id, since, kind)
 
-    def result_file(self, key: ApiKey, job_id: str, outcome: Outcome) -> tuple[Job, Path]:
+    def result_file(
+        self, key: ApiKey, job_id: str, outcome: Outcome, kind: str | None = None
+    ) -> tuple[Job, Path]:
         """The rendered ``succeeded`` or ``failed`` file of a completed job (cached on disk)."""
-        job = self.get_job(key, job_id)
+        job = self.get_job(key, job_id, kind)
         if job.status is not JobStatus.COMPLETED:
             raise JobNotFound(f"job {job.id} has no results: its status is {job.status}")
         if job.purged:
@@ -154,7 +158,9 @@ class JobService:
 
     def _render(self, job: Job, outcome: Outcome, path: Path) -> None:
         assert job.header is not None
-        codec = self.codecs[job.kind]
+        codec = self.codecs.get(job.kind)
+        if codec is None:
+            raise JobNotFound(f"job {job.id} has no result files: it is a {job.kind} job")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
         try:

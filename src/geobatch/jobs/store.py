@@ -29,7 +29,7 @@ from geobatch.formats.serialize import (
     row_from_dict,
     row_to_dict,
 )
-from geobatch.jobs.errors import LimitExceeded
+from geobatch.jobs.errors import LimitExceeded, OutOfCredits
 from geobatch.model import Answer
 
 SCHEMA_VERSION = 1
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     key_id INTEGER NOT NULL REFERENCES api_keys(id),
-    kind TEXT NOT NULL,                 -- which codec: "bing", later "farm"
+    kind TEXT NOT NULL,                 -- which API made it: "bing", "farm"
     input_format TEXT NOT NULL,
     header TEXT,                        -- BatchHeader as JSON, set when decoding starts
     status TEXT NOT NULL,
@@ -133,6 +133,29 @@ class JobLimitsCheck:
     max_pending: int
     max_per_day: int
     now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """Credits to take from a key's usage for ``day``, refused when they would pass its limit."""
+
+    key_id: int
+    day: str
+    credits: int
+    daily_limit: int | None  # None: unlimited
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJob:
+    """A job whose rows arrive already decoded (a JSON API's body), paid for at creation."""
+
+    id: str
+    key_id: int
+    kind: str
+    header: BatchHeader
+    rows: Sequence[BatchRow]
+    created: float
+    expires: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +293,12 @@ class JobStore:
         with self.transaction() as con:
             _add_usage(con, key_id, day, count)
 
+    def charge(self, charge: Charge) -> int:
+        """Check and take credits in one IMMEDIATE transaction, so concurrent charges never
+        overspend; returns the day's usage after this charge, or raises :class:`OutOfCredits`."""
+        with self.transaction() as con:
+            return _charge(con, charge)
+
     # --- jobs --------------------------------------------------------------------------------
 
     def create_job(
@@ -284,9 +313,10 @@ class JobStore:
         """Insert a Pending job, unless the key is at its pending-job or 24-hour job limit."""
         now = limits.now
         with self.transaction() as con:
+            # The limits are per API: jobs of another kind (a Geocode.Farm batch) don't count.
             pending = con.execute(
-                "SELECT count(*) FROM jobs WHERE key_id = ? AND status IN (?, ?)",
-                (key_id, *ACTIVE),
+                "SELECT count(*) FROM jobs WHERE key_id = ? AND kind = ? AND status IN (?, ?)",
+                (key_id, kind, *ACTIVE),
             ).fetchone()[0]
             if pending >= limits.max_pending:
                 raise LimitExceeded(
@@ -294,8 +324,8 @@ class JobStore:
                     "wait for one to complete and try again"
                 )
             today = con.execute(
-                "SELECT count(*) FROM jobs WHERE key_id = ? AND created > ?",
-                (key_id, now - 86_400),
+                "SELECT count(*) FROM jobs WHERE key_id = ? AND kind = ? AND created > ?",
+                (key_id, kind, now - 86_400),
             ).fetchone()[0]
             if today >= limits.max_per_day:
                 raise LimitExceeded(
@@ -311,16 +341,46 @@ class JobStore:
         assert job is not None
         return job
 
+    def create_stored_job(self, job: StoredJob, charge: Charge) -> tuple[Job, int]:
+        """Charge the key and insert a Pending job with all its rows, in one transaction: either
+        the credits are taken and the job exists, or neither. Returns the job and the day's
+        usage after the charge; raises :class:`OutOfCredits` when the key cannot pay."""
+        with self.transaction() as con:
+            used = _charge(con, charge)
+            con.execute(
+                "INSERT INTO jobs (id, key_id, kind, input_format, header, status, total,"
+                " decoded, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                (
+                    job.id,
+                    job.key_id,
+                    job.kind,
+                    job.header.format,
+                    _dumps(header_to_dict(job.header)),
+                    JobStatus.PENDING,
+                    len(job.rows),
+                    job.created,
+                    job.expires,
+                ),
+            )
+            con.executemany(
+                "INSERT INTO job_rows (job_id, seq, row) VALUES (?, ?, ?)",
+                ((job.id, row.seq, _dumps(row_to_dict(row))) for row in job.rows),
+            )
+        stored = self.get_job(job.id)
+        assert stored is not None
+        return stored, used
+
     def get_job(self, job_id: str) -> Job | None:
         rows = self._read("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
-    def jobs_for_key(self, key_id: int, since: float) -> list[Job]:
-        """The key's jobs created after ``since``: active first, then newest first."""
+    def jobs_for_key(self, key_id: int, since: float, kind: str | None = None) -> list[Job]:
+        """The key's jobs (of one ``kind``, if given) created after ``since``: active first,
+        then newest first."""
         rows = self._read(
-            "SELECT * FROM jobs WHERE key_id = ? AND created >= ?"
+            "SELECT * FROM jobs WHERE key_id = ? AND created >= ? AND (? IS NULL OR kind = ?)"
             " ORDER BY status IN (?, ?) DESC, created DESC",
-            (key_id, since, *ACTIVE),
+            (key_id, since, kind, kind, *ACTIVE),
         )
         return [_job(row) for row in rows]
 
@@ -330,6 +390,14 @@ class JobStore:
         return [_job(row) for row in rows]
 
     # --- decoding ----------------------------------------------------------------------------
+
+    def start_processing(self, job_id: str) -> None:
+        """A Pending job is being worked on (a decoded job skips :meth:`start_decode`)."""
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE jobs SET status = ? WHERE id = ? AND status = ?",
+                (JobStatus.PROCESSING, job_id, JobStatus.PENDING),
+            )
 
     def start_decode(self, job_id: str, header: BatchHeader) -> None:
         with self.transaction() as con:
@@ -377,11 +445,12 @@ class JobStore:
         return int(rows[0]["n"])
 
     def store_answers(
-        self, job: Job, answers: Iterable[RowAnswer], usage_day: str
+        self, job: Job, answers: Iterable[RowAnswer], usage_day: str | None
     ) -> tuple[int, int]:
         """Store a chunk's answers and advance the counts and the key's usage, all at once.
 
         Rows that already have an answer are left alone, so a chunk stored twice counts once.
+        ``usage_day`` None: the job was paid for when it was created, so usage is not counted.
         Returns (processed, failed) added by this call.
         """
         processed = failed = 0
@@ -399,13 +468,16 @@ class JobStore:
                 "UPDATE jobs SET processed = processed + ?, failed = failed + ? WHERE id = ?",
                 (processed, failed, job.id),
             )
-            _add_usage(con, job.key_id, usage_day, processed)
+            if usage_day is not None:
+                _add_usage(con, job.key_id, usage_day, processed)
         return processed, failed
 
     def complete(self, job_id: str, now: float, expires: float) -> None:
+        """Mark a job Completed; ``expires`` applies unless the job was created with its own."""
         with self.transaction() as con:
             con.execute(
-                "UPDATE jobs SET status = ?, completed = ?, expires = ? WHERE id = ?",
+                "UPDATE jobs SET status = ?, completed = ?, expires = coalesce(expires, ?)"
+                " WHERE id = ?",
                 (JobStatus.COMPLETED, now, expires, job_id),
             )
 
@@ -414,8 +486,8 @@ class JobStore:
         with self.transaction() as con:
             con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
             con.execute(
-                "UPDATE jobs SET status = ?, error_message = ?, completed = ?, expires = ?,"
-                " processed = 0, failed = 0 WHERE id = ?",
+                "UPDATE jobs SET status = ?, error_message = ?, completed = ?,"
+                " expires = coalesce(expires, ?), processed = 0, failed = 0 WHERE id = ?",
                 (JobStatus.ABORTED, message, now, expires, job_id),
             )
 
@@ -435,6 +507,17 @@ class JobStore:
                 )
         finally:
             cursor.close()
+
+    def answered_rows(self, job_id: str) -> list[tuple[BatchRow, Answer]]:
+        """Every answered row of a job with its answer, in input order (small jobs only)."""
+        rows = self._read(
+            "SELECT row, answer FROM job_rows WHERE job_id = ? AND answer IS NOT NULL ORDER BY seq",
+            (job_id,),
+        )
+        return [
+            (row_from_dict(json.loads(r["row"])), answer_from_dict(json.loads(r["answer"])))
+            for r in rows
+        ]
 
     def row_count(self, job_id: str) -> int:
         rows = self._read("SELECT count(*) AS n FROM job_rows WHERE job_id = ?", (job_id,))
@@ -462,6 +545,24 @@ class JobStore:
                 "DELETE FROM jobs WHERE purged = 1 AND created < ?", (created_before,)
             )
         return cursor.rowcount
+
+
+def _charge(con: sqlite3.Connection, charge: Charge) -> int:
+    used = int(
+        con.execute(
+            "SELECT coalesce(sum(count), 0) FROM usage WHERE key_id = ? AND day = ?",
+            (charge.key_id, charge.day),
+        ).fetchone()[0]
+    )
+    limit = charge.daily_limit
+    if limit is not None and used + charge.credits > limit:
+        left = max(limit - used, 0)
+        raise OutOfCredits(
+            f"this request needs {charge.credits:,} credit{'s' * (charge.credits != 1)} but the "
+            f"key has {left:,} of its {limit:,} left for today (UTC); try again tomorrow"
+        )
+    _add_usage(con, charge.key_id, charge.day, charge.credits)
+    return used + charge.credits
 
 
 def _add_usage(con: sqlite3.Connection, key_id: int, day: str, count: int) -> None:

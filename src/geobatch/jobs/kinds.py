@@ -1,0 +1,22 @@
+"""The kinds of job (which API created them) and what differs between them in the runner.
+
+A Bing job arrives as a file: the runner decodes it with the kind's codec and counts each row
+against the key's daily usage as it is geocoded. A Geocode.Farm batch arrives as already decoded
+rows, is paid for when submitted (credits = number of addresses) and has no file to render.
+"""
+
+from __future__ import annotations
+
+from geobatch.formats.batch import BatchRow, Outcome
+from geobatch.model import Answer
+
+BING = "bing"
+FARM = "farm"
+
+# Kinds charged in full at submission: processing their rows must not count usage again.
+PREPAID_KINDS = frozenset({FARM})
+
+
+def stored_row_outcome(row: BatchRow, answer: Answer) -> Outcome:
+    """The outcome of a row of a job without a codec: succeeded when it has a result."""
+    return "succeeded" if row.fault is None and answer.best is not None else "failed"
