@@ -65,7 +65,9 @@ ROWS = [
     BatchRow(
         2,
         "x",
-        ReverseRequest(-33.868_82, 151.209_296, 2),
+        ReverseRequest(
+            -33.868_82, 151.209_296, 2, (EntityType.ADDRESS, EntityType.POPULATED_PLACE)
+        ),
         EntityOptions(include_entity_types=(EntityType.ADDRESS, EntityType.POPULATED_PLACE)),
     ),
     BatchRow(3, "4", None, fault="To geocode a location, you must specify at least one field."),

@@ -43,14 +43,25 @@ def _compact(values: Mapping[str, Any]) -> JsonDict:
 
 def request_to_dict(request: GeocodeRequest | ReverseRequest) -> JsonDict:
     if isinstance(request, ReverseRequest):
-        return {"k": "r", "lat": request.lat, "lon": request.lon, "max": request.max_results}
+        return {
+            "k": "r",
+            "lat": request.lat,
+            "lon": request.lon,
+            "max": request.max_results,
+            "types": [str(t) for t in request.include_entity_types],
+        }
     values = _compact({name: getattr(request, name) for name in _REQUEST_FIELDS})
     return {"k": "f", **values}
 
 
 def request_from_dict(data: Mapping[str, Any]) -> GeocodeRequest | ReverseRequest:
     if data["k"] == "r":
-        return ReverseRequest(lat=data["lat"], lon=data["lon"], max_results=data["max"])
+        return ReverseRequest(
+            lat=data["lat"],
+            lon=data["lon"],
+            max_results=data["max"],
+            include_entity_types=tuple(EntityType(t) for t in data.get("types", ())),
+        )
     return GeocodeRequest(**{name: data[name] for name in _REQUEST_FIELDS if name in data})
 
 

@@ -184,7 +184,7 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
     score += _postcode_evidence(a, ev, covered, vocab.street_postcodes[row], match_only=False)
     score += _context_evidence(
         a, vocab, ev, covered, vocab.street_localities[row], vocab.street_admin[row],
-        street.country_code,
+        street.country_code, unknown_admin=not street.admin1,
     )  # fmt: skip
     ev.contested = vocab.street_key_count.get(street.key, 1) > 1
     hn_tokens = [n for n in a.numbers if n[0] not in covered]
@@ -345,8 +345,11 @@ def _context_evidence(
     localities: frozenset[str],
     admins: frozenset[str],
     country_code: str | None,
+    unknown_admin: bool = False,
 ) -> float:
-    """Locality, admin area and country named in the query, for or against a candidate."""
+    """Locality, admin area and country named in the query, for or against a candidate.
+    ``unknown_admin``: the candidate (a street) does not know its state, so a state named in
+    the query can neither confirm nor contradict it."""
     score = 0.0
     # Longest spans first, so "Queens Village" is read before "Queens".
     for span in a.context_spans:
@@ -370,7 +373,8 @@ def _context_evidence(
             continue
         # A span may name several places ("IL": Israel, Illinois): the reading that agrees wins.
         outcomes = [
-            _place_context(p, span, country_code, localities, admins, a) for p in readings[span]
+            _place_context(p, span, country_code, localities, admins, a, unknown_admin)
+            for p in readings[span]
         ]
         best = max(outcomes, key=lambda o: o[0])
         if best[0] == 0.0 and not best[1]:
@@ -419,6 +423,7 @@ def _place_context(
     localities: frozenset[str],
     admins: frozenset[str],
     a: Analysis,
+    unknown_admin: bool = False,
 ) -> tuple[float, str]:
     """What one reading of a span says about a candidate: (score, what it confirmed)."""
     if place.kind in SETTLEMENT_KINDS and not localities.isdisjoint(place.keys):
@@ -431,8 +436,8 @@ def _place_context(
     if place.kind == "state":
         if place.country_code != country_code:
             return 0.0, ""
-        if not admins:
-            return 0.0, "unknown"  # the candidate does not know its state: neither for nor against
+        if not admins and unknown_admin:
+            return 0.0, "unknown"  # a street that does not know its state: neither for nor against
         if locality_keys(place.name) & admins or (place.admin1_code or "").lower() in admins:
             return WEIGHT["admin"], "admin"
         return WEIGHT["admin_conflict"], "conflict"
