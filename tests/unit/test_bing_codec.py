@@ -869,3 +869,13 @@ def test_formats_and_media_types() -> None:
     assert INPUT_FORMATS == ("xml", "csv", "tab", "pipe")
     assert media_type_for("XML") == "application/xml; charset=utf-8"
     assert media_type_for("pipe") == "text/plain; charset=utf-8"
+
+
+def test_a_stray_quote_does_not_swallow_the_rows_after_it() -> None:
+    lines = ["Bing Spatial Data Services, 2.0", "Id,GeocodeRequest/Query"]
+    lines += ['1,"Vaduz'] + [f"{i},Schaan {i}" for i in range(2, 40)]
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    batch = BingCodec().decode(io.BytesIO(data), "csv")
+    rows = list(batch.rows())
+    assert [row.id for row in rows] == [str(i) for i in range(1, 40)]
+    assert all(row.request is not None for row in rows[1:])

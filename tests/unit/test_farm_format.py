@@ -798,3 +798,29 @@ def test_submission_dataclass_is_frozen() -> None:
     assert isinstance(submission, FarmSubmission)
     with pytest.raises(AttributeError):
         submission.key = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"key": "k", "addresses": ["Vaduz \\ud800"]}',
+        b'{"key": "\\udc00", "addresses": ["Vaduz"]}',
+    ],
+)
+def test_lone_surrogates_are_a_400(body: bytes) -> None:
+    with pytest.raises(FarmError) as caught:
+        parse_batch_forward(body)
+    assert caught.value.status_code == 400
+    assert "surrogate" in caught.value.message
+
+
+def test_a_real_surrogate_pair_is_text() -> None:
+    body = b'{"key": "k", "addresses": ["\\ud83d\\ude00 Vaduz"]}'
+    assert parse_batch_forward(body).key == "k"
+
+
+@pytest.mark.parametrize("addr", ["---", "\x00\x00", " ,;. "])
+def test_single_forward_without_letters_is_a_400(addr: str) -> None:
+    with pytest.raises(FarmError) as caught:
+        parse_single_forward({"key": "k", "addr": addr})
+    assert caught.value.status_code == 400

@@ -87,3 +87,18 @@ def test_result_url_uses_the_public_url(tmp_path: Path) -> None:
     url = reply["REQUEST"]["result_url"]
     assert url.startswith("https://geo.example.org/farm/batch-forward/result/?id=")
     app.state.farm.store.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("GET /forward/?addr=x&key=SECRET HTTP/1.1", "GET /forward/?addr=x&key=*** HTTP/1.1"),
+        ("GET /x?k%65y=SECRET&o=xml", "GET /x?k%65y=***&o=xml"),
+        ("GET /x?KEY=SECRET", "GET /x?KEY=***"),
+        ("GET /x?addr=key&monkey=1", "GET /x?addr=key&monkey=1"),
+    ],
+)
+def test_keys_never_reach_the_access_log(line: str, expected: str) -> None:
+    from geobatch.api.app import _redact
+
+    assert _redact(line) == expected

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -33,7 +34,18 @@ from geobatch.jobs.store import JobStore
 log = logging.getLogger(__name__)
 
 REST_PREFIX = "/rest/"
-_KEY_IN_QUERY = re.compile(r"(?i)([?&]key=)[^&\s\"]*")
+# A query parameter: its name (possibly percent-encoded, "k%65y") and its value.
+_QUERY_PARAM = re.compile(r"([?&])([^=&\s\"]*)=([^&\s\"]*)")
+
+
+def _redact(text: str) -> str:
+    """Blank every parameter whose *decoded* name is ``key`` (any case, any encoding)."""
+
+    def hide(m: re.Match[str]) -> str:
+        name = urllib.parse.unquote_plus(m.group(2)).strip().lower()
+        return f"{m.group(1)}{m.group(2)}=***" if name == "key" else m.group(0)
+
+    return _QUERY_PARAM.sub(hide, text)
 
 
 class RedactKeys(logging.Filter):
@@ -42,8 +54,7 @@ class RedactKeys(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _KEY_IN_QUERY.sub(r"\1***", arg) if isinstance(arg, str) else arg
-                for arg in record.args
+                _redact(arg) if isinstance(arg, str) else arg for arg in record.args
             )
         return True
 

@@ -23,7 +23,8 @@ class NewKey:
 
 def hash_secret(secret: str) -> str:
     # A plain hash is enough: keys are 256 random bits, so there is nothing to brute-force.
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+    # surrogatepass: a key that is no valid text (from a JSON "\ud800") is simply not found.
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def usage_day(now: float) -> str:

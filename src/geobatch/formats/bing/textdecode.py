@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import BinaryIO
@@ -22,6 +23,10 @@ from geobatch.formats.bing.entity import build_entity
 # A physical line longer than this is refused outright: no real row comes near it, and reading
 # it whole would let one hostile line take the memory of the process.
 MAX_LINE_CHARS = 1_000_000
+
+
+# A quoted field may hold line breaks, but no entity spans more lines than this.
+MAX_QUOTED_LINES = 10
 
 
 class TextBatch:
@@ -106,19 +111,16 @@ class TextBatch:
         return columns
 
     def rows(self) -> Iterator[BatchRow]:
-        reader = csv.reader(
-            _chain(iter(self._pending), self._lines),
-            delimiter=self._delimiter,
-            skipinitialspace=True,
-        )
         seq = 0
-        while True:
+        for record in self._records():
             try:
-                values = next(reader, None)
+                values = next(
+                    csv.reader([record], delimiter=self._delimiter, skipinitialspace=True), []
+                )
             except csv.Error as error:
-                raise InputError(f"line {self._line_no}: {error}") from None
-            if values is None:
-                break
+                yield self._unreadable(seq, record, str(error))
+                seq += 1
+                continue
             if not any(v.strip() for v in values):
                 continue
             if self._v1 and seq == 0 and values[0].strip().casefold() in s.V1_HEADER_FIRST_CELLS:
@@ -127,6 +129,42 @@ class TextBatch:
             seq += 1
         if seq == 0:
             raise InputError("the file has no entities: there is no data row to geocode")
+
+    def _records(self) -> Iterator[str]:
+        """One entity's text at a time: a line, or a few lines joined where a quoted field
+        holds line breaks. A quote still open after :data:`MAX_QUOTED_LINES` lines (or at the
+        end of the file) is a stray one: its line stands alone and the lines after it are
+        read again, so one bad row never swallows the rows that follow."""
+        pending: deque[str] = deque()
+        lines = _chain(iter(self._pending), self._lines)
+        while True:
+            first = pending.popleft() if pending else next(lines, None)
+            if first is None:
+                return
+            if first.count('"') % 2 == 0:
+                yield first
+                continue
+            taken = [first]
+            quotes = first.count('"')
+            while quotes % 2 == 1 and len(taken) <= MAX_QUOTED_LINES:
+                more = pending.popleft() if pending else next(lines, None)
+                if more is None:
+                    break
+                taken.append(more)
+                quotes += more.count('"')
+            if quotes % 2 == 0:
+                yield "".join(taken)  # each line keeps its own line break
+            else:
+                yield first
+                pending.extendleft(reversed(taken[1:]))
+
+    def _unreadable(self, seq: int, line: str, reason: str) -> BatchRow:
+        entity_id = line.split(self._delimiter, 1)[0].strip().strip('"')[:100]
+        fault = (
+            f"Line {self._line_no} cannot be read as {self._delimiter!r}-separated fields: "
+            f"{reason}."
+        )
+        return BatchRow(seq, entity_id, None, fault=fault, echo={s.ID: entity_id})
 
     def _row(self, seq: int, values: list[str]) -> BatchRow:
         width = len(self._columns)

@@ -77,6 +77,13 @@ def _load_object(body: bytes) -> dict[str, Any]:
         raise FarmError(400, f"the request body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise FarmError(400, f"the request body must be a JSON object, not {_json_type(value)}")
+    try:
+        # JSON may spell half of a UTF-16 pair ("\ud800"), which no text can hold.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise FarmError(
+            400, "the request body holds an invalid \\u escape (a lone surrogate)"
+        ) from None
     return value
 
 
@@ -242,6 +249,9 @@ def parse_single_forward(
             f"the address is {len(addr)} characters long; at most {max_length} are allowed",
             key=key,
         )
+    if not any(ch.isalnum() for ch in addr):
+        # Nothing to look up: the caller's mistake (400), not a failed lookup (500).
+        raise FarmError(400, "the address has no letters or digits to look up", key=key)
     return key, GeocodeRequest(query=addr)
 
 
