@@ -13,7 +13,7 @@ from geobatch.config import JobLimits
 from geobatch.jobs.errors import BadJobRequest, JobNotFound, LimitExceeded
 from geobatch.jobs.executor import Kind, Request
 from geobatch.jobs.keys import create_key
-from geobatch.jobs.runner import JobRunner
+from geobatch.jobs.runner import MAX_JOB_ATTEMPTS, JobRunner
 from geobatch.jobs.service import JobService, NewJobRequest
 from geobatch.jobs.store import ApiKey, JobStatus, JobStore
 from geobatch.model import Answer
@@ -222,3 +222,18 @@ def test_background_thread_processes_and_stops(harness: Harness) -> None:
         time.sleep(0.02)
     else:
         pytest.fail("the job did not complete in 10 s")
+
+
+def test_a_job_failing_on_the_server_side_does_not_block_the_queue(harness: Harness) -> None:
+    stuck = harness.submit("a\nb\n")
+    upload = harness.service.paths.upload(stuck)
+    upload.unlink()
+    upload.mkdir()  # reading it raises IsADirectoryError, an OSError: the server's trouble
+    behind = harness.submit("c\nd\n")
+    for _ in range(MAX_JOB_ATTEMPTS):
+        harness.runner.run_once()
+    done = harness.store.get_job(behind)
+    assert done is not None and done.status is JobStatus.COMPLETED
+    job = harness.store.get_job(stuck)
+    assert job is not None and job.status is JobStatus.ABORTED
+    assert "could not process" in (job.error_message or "")

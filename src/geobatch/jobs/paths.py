@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,5 +43,11 @@ class DataPaths:
         self.incoming.mkdir(parents=True, exist_ok=True)
 
     def remove_job_files(self, job_id: str) -> None:
-        self.upload(job_id).unlink(missing_ok=True)
+        """Delete what a job left on disk; never fails (it runs when things went wrong)."""
+        upload = self.upload(job_id)
+        if upload.is_dir():
+            shutil.rmtree(upload, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                upload.unlink(missing_ok=True)
         shutil.rmtree(self.results(job_id), ignore_errors=True)

@@ -68,6 +68,10 @@ class TooManyEntities(InputError):
     pass
 
 
+# A job failing this many times in a row on the server's side is aborted.
+MAX_JOB_ATTEMPTS = 5
+
+
 class JobRunner:
     """Process jobs from ``store``; :meth:`start` runs it in a thread, :meth:`run_once` inline."""
 
@@ -90,6 +94,7 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._executor: ChunkExecutor | None = None
         self._last_sweep = 0.0
+        self._failures: dict[str, int] = {}  # job id → consecutive server-side failures
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -138,12 +143,25 @@ class JobRunner:
     # --- work --------------------------------------------------------------------------------
 
     def run_once(self) -> bool:
-        """Process every active job (oldest first); False when there was none."""
+        """Process every active job (oldest first); False when there was none.
+
+        A job that keeps failing on the server's side (its file unreadable, the disk full) is
+        retried a few times, then aborted with the reason: it must not hold up the jobs queued
+        behind it forever.
+        """
         jobs = self.store.active_jobs()
         for job in jobs:
             if self._stopping.is_set():
                 break
-            self.process(job)
+            try:
+                self.process(job)
+            except (sqlite3.Error, OSError) as exc:
+                tries = self._failures.get(job.id, 0) + 1
+                self._failures[job.id] = tries
+                log.exception("job %s failed (attempt %d of %d)", job.id, tries, MAX_JOB_ATTEMPTS)
+                if tries >= MAX_JOB_ATTEMPTS:
+                    self._failures.pop(job.id, None)
+                    self._abort(job, f"the server could not process this job: {exc}")
         return bool(jobs)
 
     def process(self, job: Job) -> None:
