@@ -80,7 +80,10 @@ def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
     best_street = max((c.score for c in candidates), default=float("-inf"))
     # Places and postcodes can score at most PLACE_SCORE_CEILING: when a street reading beats
     # that by the ambiguity gap, they can be neither the answer nor its rival. Skip them.
-    if request.max_results > 1 or best_street < PLACE_SCORE_CEILING + AMBIGUOUS_SCORE_GAP:
+    if request.max_results > 1 or (
+        best_street < PLACE_SCORE_CEILING + AMBIGUOUS_SCORE_GAP
+        and not any(_complete_address(a, c) for c in candidates)
+    ):
         candidates += _place_candidates(a, vocab) + _postcode_candidates(a, vocab)
     if not candidates:
         return Answer(ResultStatus.NO_RESULT, reason="nothing in the index matches this address")
@@ -108,6 +111,18 @@ def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
             )
         )
     return Answer(ResultStatus.OK, tuple(results))
+
+
+def _complete_address(a: Analysis, c: Candidate) -> bool:
+    """An address reading that explains every word with nothing against it: no place or
+    postcode reading can be a better answer, nor a rival (they would be coarser)."""
+    ev = c.evidence
+    return (
+        ev.entity_type is EntityType.ADDRESS
+        and not ev.conflicts
+        and not ev.unexplained_words
+        and all(i in c.covered for i in a.word_tokens())
+    )
 
 
 def _explains_enough(a: Analysis, c: Candidate) -> bool:

@@ -115,9 +115,12 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
     against the words of street names ("205th sureet" → "205th street").
     """
     street_explained = {t for span, _ in (*a.street_spans, *a.postcode_spans) for t in span.tokens}
+    # A street already found as written, holding the query's house number, is the street:
+    # nothing to correct (and the fuzzy look-up would cost more than the rest of the query).
+    streets_found = _has_exact_street(a, vocab)
     for start, end in a.groups:
         role = a.roles[start]
-        if role in _STREET_ROLES:
+        if role in _STREET_ROLES and not streets_found:
             for i, j in _word_runs(a, start, end, street_explained):
                 span = Span(i, j, key_of_tokens(a.tokens[i:j]))
                 found = vocab.street_fuzzy.lookup(span.key) + _word_corrections(a, vocab, i, j)
@@ -133,6 +136,17 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                     for row in vocab.places_by_key[match]:
                         a.place_spans.append((span, row))
                         a.place_edits[(span, row)] = (edits, match)
+
+
+def _has_exact_street(a: Analysis, vocab: Vocabulary) -> bool:
+    if not a.street_spans:
+        return False
+    if not a.numbers:
+        return True
+    wanted = {key for _, _, key in a.numbers}
+    return any(
+        not wanted.isdisjoint(vocab.numbers_by_street.get(row, {})) for _, row in a.street_spans
+    )
 
 
 def _word_corrections(a: Analysis, vocab: Vocabulary, i: int, j: int) -> list[tuple[str, int]]:
@@ -189,6 +203,7 @@ _POSTCODE_ROLES = (Role.ANY, Role.ADDRESS, Role.POSTCODE)
 def _lookup_group(a: Analysis, vocab: Vocabulary, start: int, end: int) -> None:
     role = a.roles[start]
     forms = [token_forms(t) for t in a.tokens]
+    has_digit = [any(ch.isdigit() for ch in t) for t in a.tokens]
     for i in range(start, end):
         inner = ""  # the middle forms of tokens i+1 .. j-2
         for j in range(i + 1, min(end, i + MAX_SPAN) + 1):
@@ -207,7 +222,12 @@ def _lookup_group(a: Analysis, vocab: Vocabulary, start: int, end: int) -> None:
             if role in _PLACE_ROLES:
                 for row in vocab.places_by_key.get(key, ()):
                     a.place_spans.append((span, row))
-            if role in _POSTCODE_ROLES and j - i <= 2 and _may_be_postcode(a.tokens[i:j]):
+            if (
+                role in _POSTCODE_ROLES
+                and j - i <= 2
+                and any(has_digit[i:j])  # every postcode format in use holds a digit
+                and _may_be_postcode(a.tokens[i:j])
+            ):
                 pkey = postcode_key("".join(a.tokens[i:j]))
                 if pkey in vocab.postcodes_by_key or (role is Role.POSTCODE and j == end):
                     a.postcode_spans.append((span, pkey))
