@@ -93,8 +93,10 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
                 tokens.extend(words)
                 roles.extend([role] * len(words))
     analysis = Analysis(tokens, roles, unit, groups)
+    forms = [token_forms(t) for t in tokens]
+    has_digit = [not t.isalpha() and any(ch.isdigit() for ch in t) for t in tokens]
     for start, end in groups:
-        _lookup_group(analysis, vocab, start, end)
+        _lookup_group(analysis, vocab, start, end, forms, has_digit)
     analysis.explained = {
         t
         for span, _ in (*analysis.street_spans, *analysis.place_spans, *analysis.postcode_spans)
@@ -200,10 +202,15 @@ _PLACE_ROLES = (Role.ANY, Role.ADDRESS, Role.LOCALITY, Role.ADMIN, Role.COUNTRY)
 _POSTCODE_ROLES = (Role.ANY, Role.ADDRESS, Role.POSTCODE)
 
 
-def _lookup_group(a: Analysis, vocab: Vocabulary, start: int, end: int) -> None:
+def _lookup_group(
+    a: Analysis,
+    vocab: Vocabulary,
+    start: int,
+    end: int,
+    forms: list[tuple[str, str, str]],
+    has_digit: list[bool],
+) -> None:
     role = a.roles[start]
-    forms = [token_forms(t) for t in a.tokens]
-    has_digit = [any(ch.isdigit() for ch in t) for t in a.tokens]
     for i in range(start, end):
         inner = ""  # the middle forms of tokens i+1 .. j-2
         for j in range(i + 1, min(end, i + MAX_SPAN) + 1):
