@@ -21,11 +21,11 @@ from enum import StrEnum
 from pathlib import Path
 
 from geobatch.errors import SourceError
-from geobatch.sources.detect import (
+from geobatch.sources.files import (
     PROGRESS_EVERY,
     ByteProgress,
+    FileSource,
     TextFile,
-    file_size,
     first_line,
     translated_errors,
 )
@@ -165,22 +165,12 @@ def us_admin1_code(country_code: str, admin1_code: str) -> str | None:
     return admin1_code
 
 
-class GeoNamesSource:
+class GeoNamesSource(FileSource):
     """A GeoNames dump (``.txt``/``.zip``) or simplified CSV, streamed into place records."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.skipped = 0  # malformed rows of the last read
+        super().__init__(path)
         self.ignored = 0  # well-formed features the gazetteer does not keep (rivers, farms...)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def size_hint(self) -> int:
-        """Size of the file on disk in bytes; ``read`` advances progress in the same unit."""
-        return file_size(self.path)
 
     def layout(self) -> Layout:
         layout = detect_layout(first_line(self.path))
@@ -255,7 +245,7 @@ class GeoNamesSource:
         )
 
 
-class PostcodeCentroidSource:
+class PostcodeCentroidSource(FileSource):
     """A CSV of postcode centroids (``ZIP,LAT,LON``; ``POSTCODE``/``LATITUDE``... also work).
 
     ``country_code`` is stamped on every postcode (US by default, as the ZCTA files are). For
@@ -263,18 +253,8 @@ class PostcodeCentroidSource:
     """
 
     def __init__(self, path: Path, *, country_code: str | None = "US") -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.country_code = country_code.upper() if country_code else None
-        self.skipped = 0
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def size_hint(self) -> int:
-        """Size of the file on disk in bytes; ``read`` advances progress in the same unit."""
-        return file_size(self.path)
 
     def read(self, progress: Progress | None = None) -> Iterator[Record]:
         self.skipped = 0

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from geobatch.errors import SourceError
-from geobatch.sources.detect import (
+from geobatch.sources.files import (
     PROGRESS_EVERY,
     ByteProgress,
+    FileSource,
     TextFile,
-    file_size,
     translated_errors,
 )
 from geobatch.sources.records import AddressRecord, Progress, Record
@@ -58,22 +58,12 @@ def column_index(header: Sequence[str]) -> dict[str, int]:
     return index
 
 
-class OpenAddressesSource:
+class OpenAddressesSource(FileSource):
     """One OpenAddresses CSV file. ``country_code`` is stamped on every address when given."""
 
     def __init__(self, path: Path, *, country_code: str | None = None) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.country_code = country_code.upper() if country_code else None
-        self.skipped = 0  # bad rows of the last read
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def size_hint(self) -> int:
-        """Size of the file on disk in bytes; ``read`` advances progress in the same unit."""
-        return file_size(self.path)
 
     def read(self, progress: Progress | None = None) -> Iterator[Record]:
         self.skipped = 0
