@@ -56,6 +56,9 @@ class Settings:
     data_location_enabled: bool = False
     data_location_hosts: frozenset[str] = frozenset()
     data_location_schemes: frozenset[str] = frozenset({"https"})
+    # A whole dataLocation download must finish within this (the per-read timeout alone lets
+    # a host that trickles bytes hold a server thread for ever).
+    data_location_seconds: float = 300.0
     public_url: str | None = None  # base of the links in responses; default: the request's
     # Geocode.Farm batches: results are fetchable this long after submission (its sample: 72 h),
     # then deleted by the sweep; independent of the Bing retention above.
@@ -86,6 +89,7 @@ class Settings:
             data_location_hosts=_set(env, "GEOBATCH_DATA_LOCATION_HOSTS"),
             data_location_schemes=_set(env, "GEOBATCH_DATA_LOCATION_SCHEMES")
             or frozenset({"https"}),
+            data_location_seconds=_float(env, "GEOBATCH_DATA_LOCATION_SECONDS", 300.0),
             public_url=env.get("GEOBATCH_PUBLIC_URL") or None,
             farm_expiry_hours=_float(env, "GEOBATCH_FARM_EXPIRY_HOURS", 72.0),
             farm_include_accuracy=_flag(env, "GEOBATCH_FARM_ACCURACY"),

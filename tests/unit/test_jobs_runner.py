@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,8 @@ from geobatch.jobs.errors import BadJobRequest, JobNotFound, LimitExceeded
 from geobatch.jobs.executor import Kind, Request
 from geobatch.jobs.keys import create_key
 from geobatch.jobs.runner import MAX_JOB_ATTEMPTS, JobRunner
-from geobatch.jobs.service import JobService, NewJobRequest
-from geobatch.jobs.store import ApiKey, JobStatus, JobStore
+from geobatch.jobs.service import JobService, NewJobRequest, clean_up_after_crash
+from geobatch.jobs.store import ApiKey, Job, JobStatus, JobStore
 from geobatch.model import Answer
 from tests.unit.test_jobs_support import LineCodec, echo_executor, settings_for
 
@@ -237,3 +238,93 @@ def test_a_job_failing_on_the_server_side_does_not_block_the_queue(harness: Harn
     job = harness.store.get_job(stuck)
     assert job is not None and job.status is JobStatus.ABORTED
     assert "could not process" in (job.error_message or "")
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        (JobLimits(max_pending_jobs=1), "pending jobs"),
+        (JobLimits(max_jobs_per_day=1), "in the last 24 hours"),
+    ],
+)
+def test_job_limits_are_checked_before_the_body_is_read(
+    tmp_path: Path, limits: JobLimits, message: str
+) -> None:
+    h = Harness(tmp_path, limits=limits)
+    try:
+        h.submit("a")
+        if limits.max_pending_jobs > 1:
+            h.runner.run_once()  # completed: no longer pending, still among the day's jobs
+        read: list[bytes] = []
+
+        async def body() -> AsyncIterator[bytes]:
+            read.append(b"c")
+            yield b"c\n"
+
+        with pytest.raises(LimitExceeded, match=message):
+            asyncio.run(h.service.submit(h.key, NewJobRequest("lines", "txt"), body()))
+        assert read == []
+        assert list(h.service.paths.incoming.iterdir()) == []
+    finally:
+        h.close()
+
+
+def test_startup_clean_up_deletes_orphaned_uploads(harness: Harness) -> None:
+    job_id = harness.submit("a")
+    paths = harness.service.paths
+    orphan = paths.upload("0" * 32)  # moved into place, then a crash before the row
+    orphan.write_text("a\n")
+    (paths.incoming / "half-received").write_bytes(b"a")
+    assert clean_up_after_crash(paths, harness.store) == 1
+    assert not orphan.exists()
+    assert paths.upload(job_id).exists()
+    assert list(paths.incoming.iterdir()) == []
+    harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.COMPLETED
+
+
+def test_results_are_refused_once_expired_even_before_the_sweep(harness: Harness) -> None:
+    job_id = harness.submit("a")
+    harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.expires is not None
+    expires = job.expires
+    harness.service.clock = lambda: expires - 1
+    harness.service.result_file(harness.key, job_id, "succeeded")
+    harness.service.clock = lambda: expires
+    with pytest.raises(JobNotFound, match="have expired"):
+        harness.service.result_file(harness.key, job_id, "succeeded")
+    with pytest.raises(JobNotFound, match="have expired"):
+        harness.service.open_result(harness.key, job_id, "succeeded")
+
+
+def test_an_opened_result_survives_a_purge(harness: Harness) -> None:
+    job_id = harness.submit("a\nb")
+    harness.runner.run_once()
+    job, stream = harness.service.open_result(harness.key, job_id, "succeeded")
+    with stream:
+        assert job.expires is not None and harness.runner.sweep(job.expires) == 1
+        assert not harness.service.paths.result_file(job_id, "succeeded").exists()
+        assert stream.read().count(b"\n") == 2
+    with pytest.raises(JobNotFound, match="have expired"):
+        harness.service.open_result(harness.key, job_id, "succeeded")
+
+
+def test_a_purge_between_rendering_and_opening_is_not_found(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = harness.submit("a")
+    harness.runner.run_once()
+    service = harness.service
+    result_file = service.result_file
+
+    def then_purge(*args: Any) -> tuple[Job, Path]:
+        found = result_file(*args)
+        harness.store.purge(job_id)  # the sweep: mark purged, then delete the files
+        service.paths.remove_job_files(job_id)
+        return found
+
+    monkeypatch.setattr(service, "result_file", then_purge)
+    with pytest.raises(JobNotFound, match="have expired"):
+        service.open_result(harness.key, job_id, "succeeded")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import http.server
 import io
+import threading
+import time
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,81 @@ def test_data_location_allowed() -> None:
         frozenset({"data.example.org"}),
         frozenset({"https"}),
     )
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """``/trickle``: a byte every 20 ms for up to 10 s; ``/huge``: announces 10 GB, sends 5 bytes;
+    anything else: ``DATA``."""
+
+    def do_GET(self) -> None:
+        try:
+            self.send_response(200)
+            if self.path == "/trickle":
+                self.end_headers()
+                for _ in range(500):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            elif self.path == "/huge":
+                self.send_header("Content-Length", str(10 * 1024**3))
+                self.end_headers()
+                self.wfile.write(b"x" * 5)
+            else:
+                self.send_header("Content-Length", str(len(DATA)))
+                self.end_headers()
+                self.wfile.write(DATA)
+        except OSError:
+            pass  # the client gave up, as the tests want it to
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def data_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_fetch_downloads(tmp_path: Path, data_host: str) -> None:
+    assert uploads.fetch(f"{data_host}/data", tmp_path / "raw", 10_000) == len(DATA)
+    assert (tmp_path / "raw").read_bytes() == DATA
+
+
+def test_fetch_gives_up_on_a_trickle_at_the_deadline(tmp_path: Path, data_host: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(BadJobRequest, match=r"longer than 0\.5 seconds"):
+        uploads.fetch(f"{data_host}/trickle", tmp_path / "raw", 10_000, deadline=0.5)
+    assert time.monotonic() - started < 3  # not the 10 s the trickle would last
+    assert not (tmp_path / "raw").exists()
+
+
+def test_fetch_refuses_an_announced_length_over_the_limit(tmp_path: Path, data_host: str) -> None:
+    with pytest.raises(BadJobRequest, match="too large"):
+        uploads.fetch(f"{data_host}/huge", tmp_path / "raw", 1_000_000)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_an_oversize_body_is_drained_a_little_then_refused() -> None:
+    read: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        for n in range(100):
+            read.append(n)
+            yield b"x" * 10
+
+    kept: list[bytes] = []
+    with pytest.raises(ValueError, match="big"):
+        asyncio.run(uploads.read_limited(body(), 25, kept.append, lambda: ValueError("big"), 30))
+    assert b"".join(kept) == b"x" * 20
+    assert len(read) == 7  # 3 to pass the limit, then 4 drained (past 30 bytes), then stop

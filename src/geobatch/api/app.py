@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -28,7 +28,7 @@ from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated
 from geobatch.jobs.farm import FarmService
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.runner import ExecutorFactory, JobRunner
-from geobatch.jobs.service import JobService
+from geobatch.jobs.service import JobService, clean_up_after_crash
 from geobatch.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         return _error(request, 400, f"the request is not valid: {exc}")
 
+    async def on_disconnect(request: Request, exc: Exception) -> Response:
+        # The client hung up mid-upload: not a server fault, and nobody is left to answer (the
+        # partial body was already removed by uploads.receive). Registered for this class, not
+        # Exception, so Starlette ends the request here rather than re-raising to the server,
+        # which would log a traceback.
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return Response(status_code=400)
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
         return _error(request, 500, "the server could not complete the request")
@@ -124,6 +132,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GeobatchError, on_geobatch_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(Exception, on_unexpected)
 
 
@@ -139,8 +148,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         paths = DataPaths(settings.data_dir).create()
-        paths.clear_incoming()  # bodies half-received before a crash never became jobs
         store = JobStore(paths.database)
+        clean_up_after_crash(paths, store)  # before any request: nothing is in flight yet
         runner = JobRunner(store, settings, codecs, executor_factory)
         app.state.settings = settings
         app.state.service = JobService(store, settings, codecs, on_new_job=runner.wake)

@@ -3,14 +3,17 @@ its results, list the key's jobs. Each route parses, calls one job-service funct
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response, StreamingResponse
 
-from geobatch.api.params import Query
+from geobatch.api.params import Query, base_url
 from geobatch.formats.bing import (
     INPUT_FORMATS,
     JobView,
@@ -26,6 +29,7 @@ from geobatch.jobs.store import Job, JobStatus
 KIND = BING
 PREFIX = "/rest/v1/dataflows"  # matched lower-cased: see geobatch.api.app.lowercase_paths
 OUTCOMES = ("succeeded", "failed")
+DOWNLOAD_BLOCK = 256 * 1024
 
 
 def trace_id() -> str:
@@ -37,14 +41,9 @@ def _service(request: Request) -> JobService:
     return service
 
 
-def _base_url(request: Request) -> str:
-    public: str | None = request.app.state.settings.public_url
-    return (public or str(request.base_url)).rstrip("/")
-
-
 def job_url(request: Request, job_id: str) -> str:
     # No query string: clients append "?key=..." to this URL themselves (spec §4).
-    return f"{_base_url(request)}/REST/v1/dataflows/Geocode/{job_id}"
+    return f"{base_url(request)}/REST/v1/dataflows/Geocode/{job_id}"
 
 
 def _when(seconds: float | None) -> datetime | None:
@@ -71,6 +70,23 @@ def job_view(request: Request, job: Job) -> JobView:
         succeeded_url=f"{url}/output/succeeded" if done and job.succeeded else None,
         failed_url=f"{url}/output/failed" if done and job.failed else None,
     )
+
+
+class OpenFileResponse(StreamingResponse):
+    """A file already open, sent in blocks and closed at the end. Unlike FileResponse (which
+    opens its path only when sending) it cannot fail when the sweep deletes the file meanwhile.
+    """
+
+    def __init__(self, stream: BinaryIO, media_type: str) -> None:
+        super().__init__(_blocks(stream), media_type=media_type)
+        self.headers["content-length"] = str(os.fstat(stream.fileno()).st_size)
+
+
+def _blocks(stream: BinaryIO) -> Iterator[bytes]:
+    # The finally also runs when the client goes away mid-download (the generator is closed).
+    with stream:
+        while block := stream.read(DOWNLOAD_BLOCK):
+            yield block
 
 
 def _render(request: Request, job: Job, fmt: str, status_code: int = 200) -> Response:
@@ -127,11 +143,11 @@ def download(request: Request, job_id: str, outcome: str) -> Response:
     key = service.authenticate(query.key)
     if outcome not in OUTCOMES:
         raise JobNotFound(f"there is no output {outcome!r}: use succeeded or failed")
-    job, path = service.result_file(
+    job, stream = service.open_result(
         key, job_id, "succeeded" if outcome == "succeeded" else "failed", KIND
     )
     assert job.header is not None
-    return FileResponse(path, media_type=media_type_for(job.header.format))
+    return OpenFileResponse(stream, media_type_for(job.header.format))
 
 
 @router.get(PREFIX + "/listjobs", summary="Get Job List")

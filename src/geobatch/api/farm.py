@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from geobatch.api.farm_errors import FarmRoute, json_response
-from geobatch.api.params import Query
+from geobatch.api.params import Query, base_url
 from geobatch.formats.farm import (
     FarmEndpoint,
     FarmError,
@@ -32,10 +32,10 @@ from geobatch.formats.farm import (
     single_http_status,
 )
 from geobatch.jobs.farm import FarmService
+from geobatch.jobs.uploads import read_limited
 
 # 1000 addresses of 255 characters, even as \uXXXX escapes, fit well within this.
 MAX_BODY_BYTES = 8 * 1024 * 1024
-DRAIN_BYTES = 64 * 1024 * 1024
 
 router = APIRouter(route_class=FarmRoute, tags=["Geocode.Farm"])
 
@@ -60,27 +60,18 @@ def _farm(request: Request) -> FarmService:
     return farm
 
 
-def base_url(request: Request) -> str:
-    public: str | None = request.app.state.settings.public_url
-    return (public or str(request.base_url)).rstrip("/")
-
-
 async def read_body(request: Request) -> bytes:
     """The whole body, refused with a 400 past ``MAX_BODY_BYTES`` (read on a little further,
     so the client gets the answer rather than a reset connection)."""
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            if size > MAX_BODY_BYTES + DRAIN_BYTES:
-                break
-            continue
-        chunks.append(chunk)
-    if size > MAX_BODY_BYTES:
-        raise FarmError(
+    await read_limited(
+        request.stream(),
+        MAX_BODY_BYTES,
+        chunks.append,
+        lambda: FarmError(
             400, f"the request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB"
-        )
+        ),
+    )
     return b"".join(chunks)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from geobatch.errors import GeobatchError, InputError
@@ -80,6 +80,8 @@ class FarmRoute(APIRoute):
         async def farm_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except ClientDisconnect:
+                raise  # nobody to answer: the application's handler ends it quietly
             except Exception as exc:
                 return await run_in_threadpool(_error_response, request, exc, endpoint)
 

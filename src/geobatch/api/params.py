@@ -1,5 +1,5 @@
 """Query parameters the Bing way: names are case-insensitive, unknown names are ignored, and
-the first of repeated names wins."""
+the first of repeated names wins. Also the base URL of the links both APIs put in replies."""
 
 from __future__ import annotations
 
@@ -50,3 +50,9 @@ def output_format_or_json(request: Request) -> str:
     """The response format for an error: the asked-for one when it is valid, else JSON."""
     value = Query.of(request).get("output", "o")
     return value.lower() if value and value.lower() in OUTPUT_FORMATS else "json"
+
+
+def base_url(request: Request) -> str:
+    """The base of the links in replies: the configured public URL, else the request's own."""
+    public: str | None = request.app.state.settings.public_url
+    return (public or str(request.base_url)).rstrip("/")

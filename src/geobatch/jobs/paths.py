@@ -25,7 +25,7 @@ class DataPaths:
 
     def upload(self, job_id: str) -> Path:
         """A job's uncompressed upload, kept until every row is stored."""
-        return self.root / "uploads" / job_id
+        return self.uploads / job_id
 
     def results(self, job_id: str) -> Path:
         return self.root / "results" / job_id
@@ -33,8 +33,12 @@ class DataPaths:
     def result_file(self, job_id: str, outcome: Outcome) -> Path:
         return self.results(job_id) / outcome
 
+    @property
+    def uploads(self) -> Path:
+        return self.root / "uploads"
+
     def create(self) -> DataPaths:
-        for folder in (self.incoming, self.root / "uploads", self.root / "results"):
+        for folder in (self.incoming, self.uploads, self.root / "results"):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 

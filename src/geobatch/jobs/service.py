@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from geobatch.config import Settings
 from geobatch.formats.batch import BatchCodec, Outcome
@@ -22,6 +23,21 @@ from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.store import ApiKey, Job, JobLimitsCheck, JobStatus, JobStore
 
 DAY = 86_400.0
+
+
+def clean_up_after_crash(paths: DataPaths, store: JobStore) -> int:
+    """Delete what a crash can leave behind: half-received bodies, and uploads whose job row was
+    never inserted (create_job moves the upload into place before it inserts the row, so the
+    runner never sees a job without its file). Returns the number of orphaned uploads deleted.
+
+    Run at startup only, before requests are served: a create_job in progress has exactly such
+    an upload for a moment.
+    """
+    paths.clear_incoming()
+    orphans = [entry.name for entry in paths.uploads.iterdir() if store.get_job(entry.name) is None]
+    for job_id in orphans:
+        paths.remove_job_files(job_id)
+    return len(orphans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +86,15 @@ class JobService:
                 self.settings.data_location_hosts,
                 self.settings.data_location_schemes,
             )
-        check_quota(self.store, key, self.clock())
+        now = self.clock()
+        check_quota(self.store, key, now)
+        # A key at its job limits is refused before its upload is received and unpacked; the
+        # exact check is repeated with the insert (create_job), as two requests may race.
+        self.store.check_job_limits(key.id, request.kind, self._limits_check(now))
+
+    def _limits_check(self, now: float) -> JobLimitsCheck:
+        limits = self.settings.limits
+        return JobLimitsCheck(limits.max_pending_jobs, limits.max_jobs_per_day, now)
 
     async def submit(self, key: ApiKey, request: NewJobRequest, body: AsyncIterable[bytes]) -> Job:
         """Check, receive the body, and queue the job (the blocking parts run in a thread)."""
@@ -98,7 +122,12 @@ class JobService:
                         "give the data either in the body or as dataLocation, not both"
                     )
                 raw = self.paths.incoming / uuid.uuid4().hex
-                uploads.fetch(request.data_location, raw, self.settings.limits.max_upload_bytes)
+                uploads.fetch(
+                    request.data_location,
+                    raw,
+                    self.settings.limits.max_upload_bytes,
+                    deadline=self.settings.data_location_seconds,
+                )
             elif not has_body:
                 raise BadJobRequest(
                     "the request has no data: post the batch file as the request body"
@@ -110,11 +139,14 @@ class JobService:
         finally:
             if raw is not None:
                 raw.unlink(missing_ok=True)
-        limits = self.settings.limits
-        check = JobLimitsCheck(limits.max_pending_jobs, limits.max_jobs_per_day, self.clock())
         try:
             job = self.store.create_job(
-                job_id, key.id, request.kind, request.input_format, request.description, check
+                job_id,
+                key.id,
+                request.kind,
+                request.input_format,
+                request.description,
+                self._limits_check(self.clock()),
             )
         except BaseException:
             upload.unlink(missing_ok=True)
@@ -139,22 +171,52 @@ class JobService:
     def result_file(
         self, key: ApiKey, job_id: str, outcome: Outcome, kind: str | None = None
     ) -> tuple[Job, Path]:
-        """The rendered ``succeeded`` or ``failed`` file of a completed job (cached on disk)."""
+        """The rendered ``succeeded`` or ``failed`` file of a completed job (cached on disk).
+
+        The file can be deleted by the sweep at any moment after this returns; to serve it,
+        use :meth:`open_result`.
+        """
         job = self.get_job(key, job_id, kind)
         if job.status is not JobStatus.COMPLETED:
             raise JobNotFound(f"job {job.id} has no results: its status is {job.status}")
-        if job.purged:
-            raise JobNotFound(
-                f"the results of job {job.id} have expired "
-                f"({self.settings.retention_days:g} days after completion)"
-            )
+        # Past expiry the results are gone even if the sweep has not run yet (it runs hourly).
+        if job.purged or (job.expires is not None and job.expires <= self.clock()):
+            raise self._expired(job)
         count = job.succeeded if outcome == "succeeded" else job.failed
         if count == 0:
             raise JobNotFound(f"job {job.id} has no {outcome} entities")
         path = self.paths.result_file(job.id, outcome)
         if not path.exists():
-            self._render(job, outcome, path)
+            try:
+                self._render(job, outcome, path)
+            except FileNotFoundError:
+                raise self._expired(job) from None  # the sweep removed the results folder
         return job, path
+
+    def open_result(
+        self, key: ApiKey, job_id: str, outcome: Outcome, kind: str | None = None
+    ) -> tuple[Job, BinaryIO]:
+        """:meth:`result_file`, opened: an open file stays readable when the sweep deletes it,
+        so a purge racing the download cannot turn into a server error. The caller closes it.
+        """
+        job, path = self.result_file(key, job_id, outcome, kind)
+        try:
+            stream = path.open("rb")
+        except FileNotFoundError:
+            raise self._expired(job) from None
+        # The sweep marks a job purged before it deletes its files: when it is not marked now,
+        # the file just opened was rendered from the job's complete rows.
+        current = self.store.get_job(job.id)
+        if current is None or current.purged:
+            stream.close()
+            raise self._expired(job)
+        return job, stream
+
+    def _expired(self, job: Job) -> JobNotFound:
+        return JobNotFound(
+            f"the results of job {job.id} have expired "
+            f"({self.settings.retention_days:g} days after completion)"
+        )
 
     def _render(self, job: Job, outcome: Outcome, path: Path) -> None:
         assert job.header is not None

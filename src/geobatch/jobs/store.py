@@ -313,25 +313,9 @@ class JobStore:
         """Insert a Pending job, unless the key is at its pending-job or 24-hour job limit."""
         now = limits.now
         with self.transaction() as con:
-            # The limits are per API: jobs of another kind (a Geocode.Farm batch) don't count.
-            pending = con.execute(
-                "SELECT count(*) FROM jobs WHERE key_id = ? AND kind = ? AND status IN (?, ?)",
-                (key_id, kind, *ACTIVE),
-            ).fetchone()[0]
-            if pending >= limits.max_pending:
-                raise LimitExceeded(
-                    f"this key already has {pending} pending jobs, the most allowed at once; "
-                    "wait for one to complete and try again"
-                )
-            today = con.execute(
-                "SELECT count(*) FROM jobs WHERE key_id = ? AND kind = ? AND created > ?",
-                (key_id, kind, now - 86_400),
-            ).fetchone()[0]
-            if today >= limits.max_per_day:
-                raise LimitExceeded(
-                    f"this key has created {today} jobs in the last 24 hours, the most allowed; "
-                    "try again later"
-                )
+            # Checked again here, inside the write transaction: the read-only pre-check of
+            # check_job_limits can race with another request of the same key.
+            _check_job_limits(con, key_id, kind, limits)
             con.execute(
                 "INSERT INTO jobs (id, key_id, kind, input_format, status, description, created)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -340,6 +324,14 @@ class JobStore:
         job = self.get_job(job_id)
         assert job is not None
         return job
+
+    def check_job_limits(self, key_id: int, kind: str, limits: JobLimitsCheck) -> None:
+        """Raise :class:`LimitExceeded` when the key is at its pending-job or 24-hour job limit.
+
+        Read-only and outside any transaction: a cheap early refusal, before an upload is
+        received. :meth:`create_job` repeats the check atomically with the insert.
+        """
+        _check_job_limits(self._connection(), key_id, kind, limits)
 
     def create_stored_job(self, job: StoredJob, charge: Charge) -> tuple[Job, int]:
         """Charge the key and insert a Pending job with all its rows, in one transaction: either
@@ -545,6 +537,30 @@ class JobStore:
                 "DELETE FROM jobs WHERE purged = 1 AND created < ?", (created_before,)
             )
         return cursor.rowcount
+
+
+def _check_job_limits(
+    con: sqlite3.Connection, key_id: int, kind: str, limits: JobLimitsCheck
+) -> None:
+    # The limits are per API: jobs of another kind (a Geocode.Farm batch) don't count.
+    pending = con.execute(
+        "SELECT count(*) FROM jobs WHERE key_id = ? AND kind = ? AND status IN (?, ?)",
+        (key_id, kind, *ACTIVE),
+    ).fetchone()[0]
+    if pending >= limits.max_pending:
+        raise LimitExceeded(
+            f"this key already has {pending} pending jobs, the most allowed at once; "
+            "wait for one to complete and try again"
+        )
+    today = con.execute(
+        "SELECT count(*) FROM jobs WHERE key_id = ? AND kind = ? AND created > ?",
+        (key_id, kind, limits.now - 86_400),
+    ).fetchone()[0]
+    if today >= limits.max_per_day:
+        raise LimitExceeded(
+            f"this key has created {today} jobs in the last 24 hours, the most allowed; "
+            "try again later"
+        )
 
 
 def _charge(con: sqlite3.Connection, charge: Charge) -> int:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import time
 import zipfile
 import zlib
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Literal
 from urllib.parse import urlsplit
@@ -52,45 +54,63 @@ class _LimitedWriter:
         self.out.write(data)
 
 
+async def read_limited(
+    chunks: AsyncIterable[bytes],
+    max_bytes: int,
+    write: Callable[[bytes], object],
+    too_big: Callable[[], Exception],
+    drain_bytes: int = DRAIN_BYTES,
+) -> int:
+    """Pass a request body's chunks to ``write``; return its size, or raise ``too_big()`` once
+    it passes ``max_bytes``.
+
+    An oversize body is still read (not kept) up to ``drain_bytes`` more, so that the client
+    gets the error response instead of a connection reset in the middle of its upload.
+    """
+    size = 0
+    iterator = aiter(chunks)
+    async for chunk in iterator:
+        size += len(chunk)
+        if size > max_bytes:
+            drained = 0
+            async for rest in iterator:
+                drained += len(rest)
+                if drained > drain_bytes:
+                    break
+            raise too_big()
+        write(chunk)
+    return size
+
+
+@contextmanager
+def _receiving(dest: Path) -> Iterator[BinaryIO]:
+    """``dest`` open for writing, removed again if anything goes wrong while it is written."""
+    try:
+        with dest.open("wb") as out:
+            yield out
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+
+
 async def receive(
     chunks: AsyncIterable[bytes], dest: Path, max_bytes: int, drain_bytes: int = DRAIN_BYTES
 ) -> int:
-    """Write a request body to ``dest`` as it arrives; return its size. Removes it on failure.
-
-    An oversize body is still read (not stored) up to ``drain_bytes`` more, so that the client
-    gets the error response instead of a connection reset in the middle of its upload.
-    """
-    try:
-        with dest.open("wb") as out:
-            writer = _LimitedWriter(out, max_bytes, compressed=False)
-            iterator = aiter(chunks)
-            async for chunk in iterator:
-                try:
-                    writer.write(chunk)
-                except BadJobRequest:
-                    drained = 0
-                    async for rest in iterator:
-                        drained += len(rest)
-                        if drained > drain_bytes:
-                            break
-                    raise
-            return writer.written
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
+    """Write a request body to ``dest`` as it arrives; return its size. Removes it on failure
+    (an oversize body, a client that disconnects); see :func:`read_limited`."""
+    with _receiving(dest) as out:
+        return await read_limited(
+            chunks, max_bytes, out.write, lambda: _too_big(max_bytes), drain_bytes
+        )
 
 
 def receive_sync(chunks: Iterable[bytes], dest: Path, max_bytes: int) -> int:
-    """:func:`receive` for an ordinary iterable (a fetched URL, tests)."""
-    try:
-        with dest.open("wb") as out:
-            writer = _LimitedWriter(out, max_bytes, compressed=False)
-            for chunk in chunks:
-                writer.write(chunk)
-            return writer.written
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
+    """:func:`receive` for an ordinary iterable (a fetched URL, tests); nothing is drained."""
+    with _receiving(dest) as out:
+        writer = _LimitedWriter(out, max_bytes, compressed=False)
+        for chunk in chunks:
+            writer.write(chunk)
+        return writer.written
 
 
 def sniff(path: Path) -> Packing:
@@ -178,13 +198,31 @@ def check_data_location(url: str, hosts: frozenset[str], schemes: frozenset[str]
         )
 
 
-def fetch(url: str, dest: Path, max_bytes: int, timeout: float = 60.0) -> int:
-    """Download an allowed ``dataLocation`` to ``dest`` (redirects are not followed)."""
+def fetch(
+    url: str, dest: Path, max_bytes: int, timeout: float = 60.0, deadline: float = 300.0
+) -> int:
+    """Download an allowed ``dataLocation`` to ``dest`` (redirects are not followed).
+
+    ``timeout`` bounds each read; ``deadline`` the whole download, so that a host trickling
+    bytes cannot hold the thread for ever. A body announced larger than ``max_bytes`` is
+    refused before any of it is read.
+    """
     import httpx
+
+    give_up = time.monotonic() + deadline
+
+    def before_deadline(blocks: Iterable[bytes]) -> Iterator[bytes]:
+        for block in blocks:
+            if time.monotonic() > give_up:
+                raise BadJobRequest(
+                    f"dataLocation took longer than {deadline:g} seconds to download; "
+                    "post the data in the request body instead"
+                )
+            yield block
 
     try:
         with (
-            httpx.Client(follow_redirects=False, timeout=timeout) as client,
+            httpx.Client(follow_redirects=False, timeout=min(timeout, deadline)) as client,
             client.stream("GET", url) as response,
         ):
             if response.status_code != 200:
@@ -192,6 +230,11 @@ def fetch(url: str, dest: Path, max_bytes: int, timeout: float = 60.0) -> int:
                     f"dataLocation returned HTTP {response.status_code}; the server needs "
                     "a URL that answers 200 with the batch file"
                 )
-            return receive_sync(response.iter_raw(BLOCK), dest, max_bytes)
+            announced = response.headers.get("content-length", "").strip()
+            if announced.isdigit() and int(announced) > max_bytes:
+                raise _too_big(max_bytes)
+            # No chunk size: httpx would buffer up to it, and a trickle would never reach the
+            # deadline check; network reads are bounded (64 KiB) anyway.
+            return receive_sync(before_deadline(response.iter_raw()), dest, max_bytes)
     except httpx.HTTPError as exc:
         raise BadJobRequest(f"dataLocation could not be fetched: {exc}") from None
