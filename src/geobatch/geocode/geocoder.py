@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from geobatch.geocode.forward import geocode as forward_geocode
-from geobatch.geocode.reverse import ReverseEngine, validate_points
+from geobatch.geocode.reverse import ReverseEngine, invalid_points
 from geobatch.geocode.vocabulary import Vocabulary
 from geobatch.index.read import IndexData, load_index
+from geobatch.index.spatial import FloatArray
 from geobatch.model import Answer, EntityType, GeocodeRequest, ResultStatus, ReverseRequest
 
 
@@ -69,26 +70,29 @@ class Geocoder:
 
     def reverse_batch(self, requests: Sequence[ReverseRequest]) -> list[Answer]:
         """Reverse-geocode many points at once (vectorised); bad coordinates fail alone."""
-        lat = [_as_float(r.lat) for r in requests]
-        lon = [_as_float(r.lon) for r in requests]
-        reasons = validate_points(lat, lon)
-        good = [i for i, reason in enumerate(reasons) if reason is None]
-        answers: list[Answer | None] = [
-            None if reason is None else Answer(ResultStatus.FAILED, reason=reason)
-            for reason in reasons
-        ]
+        lat = _floats([r.lat for r in requests])
+        lon = _floats([r.lon for r in requests])
+        answers: list[Answer | None] = [None] * len(requests)
+        bad = invalid_points(lat, lon)
+        for i, reason in bad.items():
+            answers[i] = Answer(ResultStatus.FAILED, reason=reason)
         # Points asking for the same entity types and result count go through together.
+        kinds: dict[tuple[tuple[EntityType, ...], int], tuple[frozenset[EntityType], int]] = {}
         groups: dict[tuple[frozenset[EntityType], int], list[int]] = {}
-        for i in good:
-            r = requests[i]
-            groups.setdefault((frozenset(r.include_entity_types), r.max_results), []).append(i)
+        for i, r in enumerate(requests):
+            if i in bad:
+                continue
+            asked = (r.include_entity_types, r.max_results)
+            key = kinds.get(asked)
+            if key is None:
+                key = kinds[asked] = (frozenset(r.include_entity_types), r.max_results)
+            groups.setdefault(key, []).append(i)
         for (include, max_results), rows in groups.items():
-            found = self._reverse_engine().reverse_many(
-                np.array([lat[i] for i in rows], dtype=np.float64),
-                np.array([lon[i] for i in rows], dtype=np.float64),
-                include,
-                max_results,
-            )
+            engine = self._reverse_engine()  # built on the first good point, not before
+            if len(rows) == len(requests):  # the usual batch: every point asks the same
+                return engine.reverse_many(lat, lon, include, max_results)
+            at = np.array(rows, dtype=np.int64)
+            found = engine.reverse_many(lat[at], lon[at], include, max_results)
             for i, answer in zip(rows, found, strict=True):
                 answers[i] = answer
         return [a for a in answers if a is not None]
@@ -98,6 +102,14 @@ class Geocoder:
             self._reverse = ReverseEngine(self.vocab)
             gc.freeze()  # its trees and arrays live as long as the geocoder
         return self._reverse
+
+
+def _floats(values: list[object]) -> FloatArray:
+    """The values as floats, NaN for those that are no number (they fail validation)."""
+    try:
+        return np.fromiter(map(float, values), dtype=np.float64, count=len(values))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return np.array([_as_float(v) for v in values], dtype=np.float64)
 
 
 def _as_float(value: object) -> float:

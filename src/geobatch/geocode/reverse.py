@@ -20,7 +20,7 @@ from geobatch.geocode.formatting import format_address
 from geobatch.geocode.vocabulary import SETTLEMENT_KINDS, Vocabulary
 from geobatch.index.read import PlaceRow
 from geobatch.index.schema import BUILTIN_NAME
-from geobatch.index.spatial import FloatArray, IntArray, PointTree, PolygonIndex
+from geobatch.index.spatial import FloatArray, IntArray, PointTree, PolygonIndex, unit_vectors
 from geobatch.model import (
     Address,
     Answer,
@@ -75,6 +75,13 @@ class ReverseEngine:
             np.array([data.places[i].lat for i in self._places], dtype=np.float64),
             np.array([data.places[i].lon for i in self._places], dtype=np.float64),
         )
+        # Most points of a chunk lie in the same few polygons: what a set of containing polygons
+        # says is worked out once per distinct set (keyed by the polygon indices) and shared.
+        self._area_ids: dict[tuple[int, ...], int] = {}
+        self._area_sets: list[_Areas] = []
+        # What an address result takes from its street and its polygons: per area set, by street.
+        self._street_parts: list[dict[int, _StreetParts]] = []
+        self._number_first: dict[str | None, bool] = {}
 
     def reverse_many(
         self,
@@ -86,46 +93,72 @@ class ReverseEngine:
         """Answer every point. ``include`` is Bing's IncludeEntityTypes: the kinds of result
         wanted (one of each that exists, finest first); empty means the finest available."""
         n = len(lat)
-        near = _Near(
-            areas=self._containing(lat, lon),
-            addr=self._addresses.nearest(lat, lon, ADDRESS_RADIUS_M),
-            street=self._streets.nearest(lat, lon, STREET_RADIUS_M),
-            place=self._place_tree.nearest(lat, lon, PLACE_RADIUS_M),
-        )
-        limit = max(max_results, len(include))
+        xyz = unit_vectors(lat, lon)
+        area_ids = self._containing(lat, lon)
+        addr, addr_m = self._addresses.nearest_vectors(xyz, ADDRESS_RADIUS_M)
+        # A street only matters where no address is near, and by default a place only where
+        # neither is: the other points skip those trees.
+        no_addr = addr < 0
+        vertex, street_m = _nearest_where(self._streets, xyz, no_addr, STREET_RADIUS_M)
+        need_place = np.ones(n, dtype=bool) if include else no_addr & (vertex < 0)
+        prow, place_m = _nearest_where(self._place_tree, xyz, need_place, PLACE_RADIUS_M)
+        # An address result does not depend on what was asked: build them all in one go.
+        by_point: list[GeocodeResult | None] = [None] * n
+        has = np.flatnonzero(~no_addr)
+        for i, result in zip(
+            has.tolist(),
+            self._address_results(addr[has], addr_m[has], [area_ids[i] for i in has.tolist()]),
+            strict=True,
+        ):
+            by_point[i] = result
+        lat_l, lon_l = lat.tolist(), lon.tolist()
+        addr_l = addr.tolist()
+        vertex_l, street_m_l = vertex.tolist(), street_m.tolist()
+        prow_l, place_m_l = prow.tolist(), place_m.tolist()
+        areas_of = self._area_sets
+        limit = max(max_results, len(include)) if include else 1
+        # Where the address alone answers (the default, or only Address wanted once), the
+        # hierarchy is not walked.
+        address_only = limit == 1 and (not include or EntityType.ADDRESS in include)
+        ok = ResultStatus.OK
         out: list[Answer] = []
+        append = out.append
         for i in range(n):
+            address = by_point[i]
+            if address is not None and address_only:
+                append(Answer(ok, (address,)))
+                continue
             found: list[GeocodeResult] = []
-            for etype, result in self._levels(i, float(lat[i]), float(lon[i]), near):
+            for etype, result in self._levels(
+                lat_l[i], lon_l[i], areas_of[area_ids[i]], address, addr_l[i], vertex_l[i],
+                street_m_l[i], prow_l[i], place_m_l[i],
+            ):  # fmt: skip
                 if include and etype not in include:
                     continue
                 if not include and etype in (EntityType.NEIGHBORHOOD, EntityType.POSTCODE):
                     continue  # by default the finest of address, street, place, admin, country
                 found.append(result)
-                if len(found) >= (limit if include else 1):
+                if len(found) >= limit:
                     break
             if found:
-                out.append(Answer(ResultStatus.OK, tuple(found)))
+                append(Answer(ResultStatus.OK, tuple(found)))
             else:
-                out.append(Answer(ResultStatus.NO_RESULT, reason=_no_result_reason(include)))
+                append(Answer(ResultStatus.NO_RESULT, reason=_no_result_reason(include)))
         return out
 
     def _levels(
-        self, i: int, lat: float, lon: float, near: _Near
-    ) -> Iterator[tuple[EntityType, GeocodeResult]]:
+        self, lat: float, lon: float, areas: _Areas, address: GeocodeResult | None, addr: int,
+        vertex: int, street_m: float, prow: int, place_m: float,
+    ) -> Iterator[tuple[EntityType, GeocodeResult]]:  # fmt: skip
         """Every result the point can have, finest first, tagged with the type it answers for
-        (a street answers for Address when no address is near)."""
-        areas = near.areas[i]
-        addr, addr_m = int(near.addr[0][i]), float(near.addr[1][i])
-        vertex, street_m = int(near.street[0][i]), float(near.street[1][i])
-        if addr >= 0:
-            yield EntityType.ADDRESS, self._address_result(addr, addr_m, areas)
+        (a street answers for Address when no address is near). Lazy, so that a caller wanting
+        only the finest never looks further."""
+        if address is not None:
+            yield EntityType.ADDRESS, address
         elif vertex >= 0:
             street = int(self._vertex_street[vertex])
             yield EntityType.ADDRESS, self._street_result(street, street_m, lat, lon, areas)
-        prow = int(near.place[0][i])
         place = self.vocab.data.places[self._places[prow]] if prow >= 0 else None
-        place_m = float(near.place[1][i])
         if place is not None and areas.country_code and place.country_code != areas.country_code:
             if areas.country_rank[1] or place_m > TRUST_PLACE_COUNTRY_M:
                 place = None  # the nearest town is across a border we know: not this locality
@@ -158,13 +191,43 @@ class ReverseEngine:
             if present:
                 yield etype, self._area_result(etype, areas, place, place_m, lat, lon)
 
-    def _containing(self, lat: FloatArray, lon: FloatArray) -> list[_Areas]:
-        result = [_Areas(best_level={}) for _ in range(len(lat))]
+    def _containing(self, lat: FloatArray, lon: FloatArray) -> list[int]:
+        """For each point, the id (into ``_area_sets``) of what its containing polygons say."""
+        n = len(lat)
         hits = self._polygons.containing(lat, lon)
-        for p, a in zip(hits.points.tolist(), hits.polygons.tolist(), strict=True):
+        if len(hits.points) == 0:
+            return [self._area_set(())] * n
+        # One row per point holding its polygons in hit order (-1 pads). The rows are numbered
+        # a column at a time (np.unique on int64, far cheaper than np.unique(axis=0)), so that
+        # each distinct set is resolved once instead of a dictionary walk per point.
+        counts = np.bincount(hits.points, minlength=n)
+        starts = np.cumsum(counts) - counts
+        column = np.arange(len(hits.points)) - starts[hits.points]
+        rows = np.full((n, int(counts.max())), -1, dtype=np.int64)
+        rows[hits.points, column] = hits.polygons
+        code = np.zeros(n, dtype=np.int64)
+        base = len(self._areas) + 1
+        for c in range(rows.shape[1]):
+            _, code = np.unique(code * base + rows[:, c] + 1, return_inverse=True)
+        first = np.unique(code, return_index=True)[1]
+        ids = [self._area_set(tuple(p for p in rows[f].tolist() if p >= 0)) for f in first.tolist()]
+        return [ids[k] for k in code.tolist()]
+
+    def _area_set(self, polygons: tuple[int, ...]) -> int:
+        found = self._area_ids.get(polygons)
+        if found is None:
+            found = self._area_ids[polygons] = len(self._area_sets)
+            self._area_sets.append(self._resolve(polygons))
+            self._street_parts.append({})
+        return found
+
+    def _resolve(self, polygons: tuple[int, ...]) -> _Areas:
+        """What the polygons containing a point say, read in the order the polygon index
+        returns them (ascending polygon index): the first of equal rank wins."""
+        got = _Areas(best_level={})
+        assert got.best_level is not None
+        for a in polygons:
             area = self._areas[a]
-            got = result[p]
-            assert got.best_level is not None
             if area.kind == "postcode":
                 got.postcode = got.postcode or area.name
                 continue
@@ -181,30 +244,98 @@ class ReverseEngine:
                 if rank < got.best_level.get(slot, 99):
                     got.best_level[slot] = rank
                     setattr(got, slot, area.name)
-        return result
+        return got
 
-    def _address_result(self, a: int, metres: float, areas: _Areas) -> GeocodeResult:
+    def _address_results(
+        self, rows: IntArray, metres: FloatArray, area_ids: list[int]
+    ) -> list[GeocodeResult]:
+        """The address result for each (address row, metres away, area set) of a chunk. The
+        arithmetic is done for the whole chunk with numpy; what depends on the street and
+        area set only is built once per pair (``_street_parts``), so that the per-point loop
+        does little more than build the result objects."""
         d = self.vocab.data
-        street = d.streets[d.addr_street[a]]
+        lat, lon = d.addr_lat[rows], d.addr_lon[rows]
+        # BoundingBox.around(lat, lon, 25.0), the same operations done for the whole chunk.
+        dlat = _ADDRESS_BOX_M / 111_320.0
+        dlon = _ADDRESS_BOX_M / (111_320.0 * np.maximum(np.cos(np.radians(lat)), 0.01))
+        south, north = (lat - dlat).tolist(), (lat + dlat).tolist()
+        west, east = (lon - dlon).tolist(), (lon + dlon).tolist()
+        high = (metres <= 30).tolist()
+        streets, numbers, units, postcodes = (
+            d.addr_street,
+            d.addr_number,
+            d.addr_unit,
+            d.addr_postcode,
+        )
+        by_area = self._street_parts
+        ok, address_type, rooftop = Confidence.HIGH, EntityType.ADDRESS, CalculationMethod.ROOFTOP
+        out: list[GeocodeResult] = []
+        append = out.append
+        for k, (a, m, aid, la, lo) in enumerate(
+            zip(rows.tolist(), metres.tolist(), area_ids, lat.tolist(), lon.tolist(), strict=True)
+        ):
+            s = streets[a]
+            parts = by_area[aid].get(s)
+            if parts is None:
+                parts = by_area[aid][s] = self._parts(s, self._area_sets[aid])
+            postcode = postcodes[a] or parts.postcode
+            tail = parts.tails.get(postcode)
+            if tail is None:
+                tail = parts.tail(postcode)
+            number, name = numbers[a], parts.street
+            if not name:
+                line = ""
+            elif not number:
+                line = name
+            elif parts.number_first:
+                line = f"{number} {name}"
+            else:
+                line = f"{name} {number}"
+            formatted = f"{line}, {tail}" if line and tail else line or tail
+            address = Address(
+                number, name, units[a], parts.neighborhood, parts.locality, postcode,
+                parts.admin2, parts.admin1, parts.country, parts.country_code, formatted,
+            )  # fmt: skip
+            append(
+                GeocodeResult(
+                    Point(la, lo),
+                    address,
+                    address_type,
+                    ok if high[k] else Confidence.MEDIUM,
+                    _GOOD,
+                    BoundingBox(south[k], west[k], north[k], east[k]),
+                    rooftop,
+                    formatted or "",
+                    parts.source,
+                    0.0,
+                    round(m, 1),
+                )
+            )
+        return out
+
+    def _parts(self, s: int, areas: _Areas) -> _StreetParts:
+        street = self.vocab.data.streets[s]
         cc = street.country_code or areas.country_code
-        country = self.vocab.country_name(cc)
-        postcode = d.addr_postcode[a] or street.postcode or areas.postcode
-        locality = street.locality or areas.locality
-        admin1 = areas.admin1 or street.admin1
-        address = Address(
-            house_number=d.addr_number[a], street=street.name, unit=d.addr_unit[a],
-            neighborhood=street.neighborhood or areas.neighborhood, locality=locality,
-            postal_code=postcode, admin_district2=areas.admin2 or street.admin2,
-            admin_district=admin1, country=country, country_code=cc,
-            formatted=format_address(
-                house_number=d.addr_number[a], street=street.name, unit=None, locality=locality,
-                postal_code=postcode, admin_district=admin1, country=country, country_code=cc,
-            ),
-        )  # fmt: skip
-        lat, lon = float(d.addr_lat[a]), float(d.addr_lon[a])
-        conf = Confidence.HIGH if metres <= 30 else Confidence.MEDIUM
-        return _result(address, lat, lon, EntityType.ADDRESS, conf, metres, street.source,
-                       BoundingBox.around(lat, lon, 25.0))  # fmt: skip
+        number_first = self._number_first.get(cc)
+        if number_first is None:
+            # formatting.py owns the rule of which countries write the number first: ask it.
+            probe = format_address(
+                house_number="1", street="s", unit=None, locality=None, postal_code=None,
+                admin_district=None, country=None, country_code=cc,
+            )  # fmt: skip
+            number_first = self._number_first[cc] = probe == "1 s"
+        return _StreetParts(
+            street=street.name,
+            neighborhood=street.neighborhood or areas.neighborhood,
+            locality=street.locality or areas.locality,
+            postcode=street.postcode or areas.postcode,
+            admin2=areas.admin2 or street.admin2,
+            admin1=areas.admin1 or street.admin1,
+            country=self.vocab.country_name(cc),
+            country_code=cc,
+            source=street.source,
+            number_first=number_first,
+        )
 
     def _street_result(
         self, s: int, metres: float, lat: float, lon: float, areas: _Areas
@@ -267,14 +398,7 @@ class ReverseEngine:
                 )
             ),
         )
-        from_polygon = {
-            EntityType.NEIGHBORHOOD: areas.neighborhood,
-            EntityType.POPULATED_PLACE: areas.locality,
-            EntityType.POSTCODE: areas.postcode,
-            EntityType.ADMIN_DIVISION2: areas.admin2,
-            EntityType.ADMIN_DIVISION1: areas.admin1,
-            EntityType.COUNTRY: areas.country_code,
-        }[etype]
+        from_polygon = getattr(areas, _AREA_SLOT[etype])
         nearest_place = etype is EntityType.POPULATED_PLACE and not from_polygon and place
         conf = Confidence.MEDIUM if from_polygon else Confidence.LOW
         bbox = (
@@ -287,6 +411,16 @@ class ReverseEngine:
                        bbox)  # fmt: skip
 
 
+# Which field of _Areas says that a result of this type comes from a polygon.
+_AREA_SLOT = {
+    EntityType.NEIGHBORHOOD: "neighborhood",
+    EntityType.POPULATED_PLACE: "locality",
+    EntityType.POSTCODE: "postcode",
+    EntityType.ADMIN_DIVISION2: "admin2",
+    EntityType.ADMIN_DIVISION1: "admin1",
+    EntityType.COUNTRY: "country_code",
+}
+
 _AREA_LEVEL = {
     EntityType.NEIGHBORHOOD: 0,
     EntityType.POSTCODE: 1,
@@ -297,14 +431,48 @@ _AREA_LEVEL = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Near:
-    """What the vectorised look-ups found for a chunk of points."""
+@dataclass(slots=True)
+class _StreetParts:
+    """The parts of an address result that depend on its street and area set, not its row."""
 
-    areas: list[_Areas]
-    addr: tuple[IntArray, FloatArray]
-    street: tuple[IntArray, FloatArray]
-    place: tuple[IntArray, FloatArray]
+    street: str
+    neighborhood: str | None
+    locality: str | None
+    postcode: str | None  # when the row has none of its own
+    admin2: str | None
+    admin1: str | None
+    country: str | None
+    country_code: str | None
+    source: str
+    number_first: bool
+    tails: dict[str | None, str] = dataclasses.field(default_factory=dict)  # by postcode
+
+    def tail(self, postcode: str | None) -> str:
+        """Everything of the formatted address after the street line (kept in ``tails``): it
+        depends on the address row only through its postcode."""
+        self.tails[postcode] = found = format_address(
+            house_number=None, street=None, unit=None, locality=self.locality,
+            postal_code=postcode, admin_district=self.admin1, country=self.country,
+            country_code=self.country_code,
+        )  # fmt: skip
+        return found
+
+
+_GOOD = (MatchCode.GOOD,)
+_ADDRESS_BOX_M = 25.0  # half the side of an address result's bounding box
+
+
+def _nearest_where(
+    tree: PointTree, xyz: FloatArray, wanted: np.ndarray, max_metres: float
+) -> tuple[IntArray, FloatArray]:
+    """:meth:`PointTree.nearest_vectors` for the wanted points only; -1 and inf elsewhere."""
+    if wanted.all():
+        return tree.nearest_vectors(xyz, max_metres)
+    idx = np.full(len(xyz), -1, dtype=np.int64)
+    metres = np.full(len(xyz), np.inf)
+    if wanted.any():
+        idx[wanted], metres[wanted] = tree.nearest_vectors(xyz[wanted], max_metres)
+    return idx, metres
 
 
 def _with_postcode(areas: _Areas, postcode: str) -> _Areas:
@@ -366,6 +534,16 @@ def _street_vertices(vocab: Vocabulary) -> tuple[np.ndarray, FloatArray, FloatAr
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
     xy = np.concatenate(coords)
     return np.concatenate(streets), xy[:, 1].copy(), xy[:, 0].copy()
+
+
+def invalid_points(lat: FloatArray, lon: FloatArray) -> dict[int, str]:
+    """:func:`validate_points` for arrays: only the bad points, by index, with their reason.
+    The check is vectorised; the reasons are worded by ``validate_points`` itself."""
+    with np.errstate(invalid="ignore"):
+        good = (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)  # False for NaN
+    bad = np.flatnonzero(~good).tolist()
+    reasons = validate_points([float(lat[i]) for i in bad], [float(lon[i]) for i in bad])
+    return {i: r for i, r in zip(bad, reasons, strict=True) if r is not None}
 
 
 def validate_points(lat: Sequence[float], lon: Sequence[float]) -> list[str | None]:

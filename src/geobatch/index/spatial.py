@@ -58,12 +58,15 @@ class PointTree:
         self, lat: FloatArray, lon: FloatArray, max_metres: float
     ) -> tuple[IntArray, FloatArray]:
         """Index of the nearest point (``-1`` where none is within ``max_metres``) and metres."""
-        n = len(lat)
+        return self.nearest_vectors(unit_vectors(lat, lon), max_metres)
+
+    def nearest_vectors(self, xyz: FloatArray, max_metres: float) -> tuple[IntArray, FloatArray]:
+        """:meth:`nearest` for points already given as unit vectors, so that a caller querying
+        several trees converts its points once."""
+        n = len(xyz)
         if self._tree is None or n == 0:
             return np.full(n, -1, dtype=np.int64), np.full(n, np.inf)
-        chord, idx = self._tree.query(
-            unit_vectors(lat, lon), k=1, distance_upper_bound=chord_for(max_metres)
-        )
+        chord, idx = self._tree.query(xyz, k=1, distance_upper_bound=chord_for(max_metres))
         found = np.isfinite(chord)
         out = np.where(found, idx, -1).astype(np.int64)
         metres = np.where(found, metres_for(np.where(found, chord, 0.0)), np.inf)
