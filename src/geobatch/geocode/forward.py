@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from geobatch.geocode.formatting import format_address
 from geobatch.geocode.fuzzy import FuzzyKeys, max_edits
@@ -22,8 +23,8 @@ from geobatch.geocode.rules import (
     match_codes,
 )
 from geobatch.geocode.vocabulary import SETTLEMENT_KINDS, Vocabulary, locality_keys
-from geobatch.index.read import PlaceRow, StreetRow
-from geobatch.index.spatial import haversine_m
+from geobatch.index.read import PlaceRow, PostcodeRow, StreetRow
+from geobatch.index.spatial import EARTH_RADIUS_M, haversine_m
 from geobatch.model import (
     Address,
     Answer,
@@ -148,23 +149,41 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
         and other.evidence.entity_type is not top.evidence.entity_type
     ):
         return False  # a city and its namesake province: one answer, told apart by type
+    if _surely_farther(other.point.lat, top.point.lat, AMBIGUOUS_DISTANCE_M):
+        return True
     far = haversine_m(other.point.lat, other.point.lon, top.point.lat, top.point.lon)
     return far > AMBIGUOUS_DISTANCE_M
+
+
+# Metres per degree of latitude, a hair short: two points are at least this times their
+# latitude difference apart (the great circle is no shorter than the meridian), with a margin
+# far above rounding error, so a pair this test calls farther is farther for haversine_m too.
+_MIN_M_PER_DEG_LAT = math.radians(1.0) * EARTH_RADIUS_M * (1.0 - 1e-6)
+
+
+def _surely_farther(lat1: float, lat2: float, metres: float) -> bool:
+    """A cheap test before haversine_m (numpy scalars, microseconds a call) in the pairwise
+    comparisons of candidates: most namesakes are far apart in latitude alone."""
+    return abs(lat1 - lat2) * _MIN_M_PER_DEG_LAT > metres
 
 
 def _dedupe(ranked: list[Candidate]) -> list[Candidate]:
     """Drop a candidate that repeats a better one (the same place from two data sets)."""
     kept: list[Candidate] = []
+    # Kept candidates by (type, name key): only those can repeat a candidate, so each one is
+    # compared with its namesakes alone, not with everything kept (places come by the dozen).
+    by_name: dict[tuple[EntityType, str], list[Candidate]] = {}
     for c in ranked:
         etype = c.evidence.entity_type
         limit = _DEDUPE_M.get(etype, _PLACE_DEDUPE_M)
+        same = by_name.setdefault((etype, name_key(c.name)), [])
         if any(
-            k.evidence.entity_type is etype
-            and name_key(k.name) == name_key(c.name)
+            not _surely_farther(k.point.lat, c.point.lat, limit)
             and haversine_m(k.point.lat, k.point.lon, c.point.lat, c.point.lon) < limit
-            for k in kept
+            for k in same
         ):
             continue
+        same.append(c)
         kept.append(c)
     return kept
 
@@ -214,8 +233,7 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
     return _street_result(a, vocab, street, ev, score, asked, covered, number)
 
 
-@dataclass(frozen=True, slots=True)
-class _Number:
+class _Number(NamedTuple):  # internal and made per candidate: a tuple is cheaper to build
     text: str
     lat: float
     lon: float
@@ -238,10 +256,11 @@ def _house_number(
 ) -> _Number | None:
     numbers = vocab.numbers_by_street.get(row, {})
     # Prefer the number next to the street name, then longer forms ("12 a" before "12").
-    options = sorted(
-        (n for n in a.numbers if not any(t in covered for t in range(n[0], n[1]))),
-        key=lambda n: (min(abs(n[0] - span.end), abs(span.start - n[1])), n[0] - n[1]),
-    )
+    options = [n for n in a.numbers if covered.isdisjoint(range(n[0], n[1]))]
+    if not options:
+        return None
+    if len(options) > 1:
+        options.sort(key=lambda n: (min(abs(n[0] - span.end), abs(span.start - n[1])), n[0] - n[1]))
     for start, end, key in options:
         rows = numbers.get(key)
         if rows:
@@ -325,7 +344,7 @@ def _street_result(
         return Candidate(score, ev, point, lambda: BoundingBox.around(lat, lon, 25.0), address,
                          street.name, street.source, asked, method, covered,
                          street.country_code)  # fmt: skip
-    return Candidate(score, ev, Point(street.lat, street.lon), BoundingBox(*street.bbox),
+    return Candidate(score, ev, Point(street.lat, street.lon), lambda: BoundingBox(*street.bbox),
                      address, street.name, street.source, asked,
                      CalculationMethod.INTERPOLATION, covered, street.country_code)  # fmt: skip
 
@@ -338,7 +357,7 @@ def _postcode_evidence(
 ) -> float:
     score = 0.0
     for span, key in a.postcode_spans:
-        if any(t in covered for t in span.tokens):
+        if not covered.isdisjoint(span.tokens):
             continue
         if key in postcodes:
             covered.update(span.tokens)
@@ -368,7 +387,11 @@ def _context_evidence(
     score = 0.0
     # Longest spans first, so "Queens Village" is read before "Queens".
     for span in a.context_spans:
-        if any(t in covered for t in span.tokens):
+        # Most spans name neither this candidate's locality nor its admin area: test the key
+        # first (the outcome is the same, the coverage test is dearer).
+        if (span.key not in localities and span.key not in admins) or not covered.isdisjoint(
+            span.tokens
+        ):
             continue
         if span.key in localities:
             covered.update(span.tokens)
@@ -380,18 +403,24 @@ def _context_evidence(
             score += WEIGHT["admin"]
     if not ev.locality and localities:
         score += _misspelt_locality(a, ev, covered, localities)
-    readings: dict[Span, list[PlaceRow]] = {}
-    for span, prow in a.place_spans:
-        readings.setdefault(span, []).append(vocab.data.places[prow])
-    for span in sorted(readings, key=lambda sp: sp.start - sp.end):
-        if any(t in covered for t in span.tokens):
+    places = vocab.data.places
+    for span, prows in a.place_readings:
+        if not covered.isdisjoint(span.tokens):
             continue
         # A span may name several places ("IL": Israel, Illinois): the reading that agrees wins.
-        outcomes = [
-            _place_context(p, span, country_code, localities, admins, a, unknown_admin)
-            for p in readings[span]
-        ]
-        best = max(outcomes, key=lambda o: o[0])
+        # The first reading of the highest score, as max() would pick; once a reading scores
+        # the most any can, no later one can replace it, so the rest need not be read
+        # (a name like "San Antonio" has a hundred readings, asked for by every candidate).
+        best = _place_context(places[prows[0]], span, country_code, localities, admins, a,
+                              unknown_admin)  # fmt: skip
+        for p in prows[1:]:
+            if best[0] >= _BEST_PLACE_CONTEXT:
+                break
+            outcome = _place_context(
+                places[p], span, country_code, localities, admins, a, unknown_admin
+            )
+            if outcome[0] > best[0]:
+                best = outcome
         if best[0] == 0.0 and not best[1]:
             continue
         covered.update(span.tokens)
@@ -411,16 +440,8 @@ def _misspelt_locality(
     a: Analysis, ev: Evidence, covered: set[int], localities: frozenset[str]
 ) -> float:
     """A locality written with a typo ("Trisen") still confirms the candidate, at a cost."""
-    for span in a.spans:
-        if any(t in covered or t in a.explained for t in span.tokens) or a.roles[
-            span.start
-        ] not in (
-            Role.ANY,
-            Role.LOCALITY,
-        ):
-            continue
-        limit = max_edits(span.key)
-        if limit == 0 or span.key[0].isdigit():
+    for span, limit in _typo_locality_spans(a):
+        if not covered.isdisjoint(span.tokens):
             continue
         edits = min(FuzzyKeys.distance(span.key, k) for k in localities)
         if edits <= limit:
@@ -429,6 +450,26 @@ def _misspelt_locality(
             ev.typos += edits
             return WEIGHT["locality"] + WEIGHT["typo_edit"] * edits
     return 0.0
+
+
+# The most one reading can add (see _place_context): its outcomes score this or less.
+_BEST_PLACE_CONTEXT = max(WEIGHT["locality"], WEIGHT["country"], WEIGHT["admin"], 0.0)
+
+
+def _typo_locality_spans(a: Analysis) -> list[tuple[Span, int]]:
+    """Spans that may be a misspelt locality, with the edits allowed, in ``a.spans`` order.
+
+    Which they are depends on the query alone, so every candidate shares one list."""
+    if a.typo_locality_spans is None:
+        a.typo_locality_spans = [
+            (span, limit)
+            for span in a.spans
+            if a.explained.isdisjoint(span.tokens)
+            and a.roles[span.start] in (Role.ANY, Role.LOCALITY)
+            and (limit := max_edits(span.key)) != 0
+            and not span.key[0].isdigit()
+        ]
+    return a.typo_locality_spans
 
 
 def _place_context(
@@ -518,24 +559,28 @@ def _place_candidate(
     score += _context_evidence(a, vocab, ev, covered, own, frozenset(admins), place.country_code)
     score += _unexplained(a, ev, covered)
     asked = _asked_level(a, covered, etype)
-    country = vocab.country_name(place.country_code)
     name = place.name
-    address = Address(
-        locality=name if etype in (EntityType.POPULATED_PLACE, EntityType.NEIGHBORHOOD) else None,
-        neighborhood=name if etype is EntityType.NEIGHBORHOOD else None,
-        admin_district=place.admin1 if etype is not EntityType.ADMIN_DIVISION1 else name,
-        admin_district2=place.admin2 if etype is not EntityType.ADMIN_DIVISION2 else name,
-        country=country,
-        country_code=place.country_code,
-        formatted=", ".join(
-            dict.fromkeys(
-                p for p in (name, place.admin1 if etype is not EntityType.COUNTRY else None,
-                            country) if p
-            )
-        ),
-    )  # fmt: skip
-    return Candidate(score, ev, Point(place.lat, place.lon), BoundingBox(*place.bbox), address,
-                     name, place.source, asked, CalculationMethod.ROOFTOP, covered,
+
+    def address() -> Address:  # built only for the candidates returned, as for streets
+        country = vocab.country_name(place.country_code)
+        return Address(
+            locality=name if etype in (EntityType.POPULATED_PLACE, EntityType.NEIGHBORHOOD)
+            else None,
+            neighborhood=name if etype is EntityType.NEIGHBORHOOD else None,
+            admin_district=place.admin1 if etype is not EntityType.ADMIN_DIVISION1 else name,
+            admin_district2=place.admin2 if etype is not EntityType.ADMIN_DIVISION2 else name,
+            country=country,
+            country_code=place.country_code,
+            formatted=", ".join(
+                dict.fromkeys(
+                    p for p in (name, place.admin1 if etype is not EntityType.COUNTRY else None,
+                                country) if p
+                )
+            ),
+        )  # fmt: skip
+
+    return Candidate(score, ev, Point(place.lat, place.lon), lambda: BoundingBox(*place.bbox),
+                     address, name, place.source, asked, CalculationMethod.ROOFTOP, covered,
                      place.country_code)  # fmt: skip
 
 
@@ -556,7 +601,7 @@ def _postcode_near_place(
     score = 0.0
     for span, key in a.postcode_spans:
         rows = vocab.postcodes_by_key.get(key)
-        if not rows or any(t in covered for t in span.tokens):
+        if not rows or not covered.isdisjoint(span.tokens):
             continue
         covered.update(span.tokens)
         pcs = [vocab.data.postcodes[r] for r in rows]
@@ -564,7 +609,8 @@ def _postcode_near_place(
             agree = any(pc.country_code == place.country_code for pc in pcs)
         else:
             agree = any(
-                haversine_m(pc.lat, pc.lon, place.lat, place.lon) <= POSTCODE_NEAR_PLACE_M
+                not _surely_farther(pc.lat, place.lat, POSTCODE_NEAR_PLACE_M)
+                and haversine_m(pc.lat, pc.lon, place.lat, place.lon) <= POSTCODE_NEAR_PLACE_M
                 for pc in pcs
             )
         if agree:
@@ -583,11 +629,11 @@ def _population_bonus(population: int) -> float:
 def _asked_level(a: Analysis, covered: set[int], etype: EntityType) -> int:
     """How fine the query was: a house number asks for an address, stray words for a street."""
     left = [i for i in a.word_tokens() if i not in covered]
-    if any(a.tokens[i][0].isdigit() for i in left) and any(
-        not a.tokens[i][0].isdigit() for i in left
-    ):
+    numbers = [a.tokens[i][0].isdigit() for i in left]
+    has_word = not all(numbers)  # checked once: asked for by every place candidate
+    if has_word and any(numbers):
         return LEVEL[EntityType.ADDRESS]
-    if any(not a.tokens[i][0].isdigit() for i in left):
+    if has_word:
         return LEVEL[EntityType.ROAD_BLOCK]
     if left:
         return LEVEL[EntityType.POSTCODE]
@@ -611,22 +657,13 @@ def _postcode_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
                 pc.country_code,
             )  # fmt: skip
             score += _unexplained(a, ev, covered)
-            country = vocab.country_name(pc.country_code)
-            address = Address(
-                postal_code=pc.postcode, locality=pc.locality, admin_district=pc.admin1,
-                country=country, country_code=pc.country_code,
-                formatted=format_address(
-                    house_number=None, street=None, unit=None, locality=pc.locality,
-                    postal_code=pc.postcode, admin_district=pc.admin1, country=country,
-                    country_code=pc.country_code,
-                ),
-            )  # fmt: skip
+            address, bbox = _postcode_parts(vocab, pc)
             out.append(
                 Candidate(
                     score,
                     ev,
                     Point(pc.lat, pc.lon),
-                    BoundingBox(*pc.bbox),
+                    bbox,
                     address,
                     pc.postcode,
                     pc.source,
@@ -637,3 +674,23 @@ def _postcode_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
                 )
             )
     return out
+
+
+def _postcode_parts(
+    vocab: Vocabulary, pc: PostcodeRow
+) -> tuple[Callable[[], Address], Callable[[], BoundingBox]]:
+    """The address and box of a postcode candidate, built only if it is returned."""
+
+    def address() -> Address:
+        country = vocab.country_name(pc.country_code)
+        return Address(
+            postal_code=pc.postcode, locality=pc.locality, admin_district=pc.admin1,
+            country=country, country_code=pc.country_code,
+            formatted=format_address(
+                house_number=None, street=None, unit=None, locality=pc.locality,
+                postal_code=pc.postcode, admin_district=pc.admin1, country=country,
+                country_code=pc.country_code,
+            ),
+        )  # fmt: skip
+
+    return address, lambda: BoundingBox(*pc.bbox)

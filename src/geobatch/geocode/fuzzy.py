@@ -4,6 +4,12 @@ Nominatim has none; Addok corrects one edit. Here a name key is compared (optima
 alignment distance: a swap of two letters is one edit) with the vocabulary's keys of about the
 same length, bucketed by length so a look-up scans a few thousand keys in C (rapidfuzz), not all.
 It only runs when exact look-up found nothing, so clean queries never pay for it.
+
+Before that scan, a vectorised filter drops the keys that cannot be near: each edit adds or
+removes at most one letter from the set of letters a key uses (a substitution does both, a swap
+neither), so a key within ``d`` edits differs from the query in at most ``2 d`` letters of that
+set. The filter keeps the survivors in their bucket order, and every key it drops would have
+failed the scan's cutoff, so the scan returns exactly what it would over the whole bucket.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -22,6 +30,26 @@ def max_edits(key: str) -> int:
     return 1 if len(key) < 9 else 2
 
 
+def _letter_mask(key: str) -> int:
+    """The set of characters of ``key`` as bits: a-z and 0-9 each their own, the rest one."""
+    mask = 0
+    for ch in key:
+        o = ord(ch)
+        if 97 <= o <= 122:
+            mask |= 1 << (o - 97)
+        elif 48 <= o <= 57:
+            mask |= 1 << (o - 48 + 26)
+        else:
+            mask |= 1 << 62  # sound for any mapping: a shared bit only weakens the filter
+    return mask
+
+
+# Distinct words whose look-up is kept (a few megabytes at most).
+_CACHE_SIZE = 20_000
+# Buckets smaller than this are scanned whole: the filter would cost more than it saves.
+_FILTER_MIN = 64
+
+
 class FuzzyKeys:
     def __init__(self, keys: Iterable[str]) -> None:
         buckets: dict[int, set[str]] = defaultdict(set)
@@ -29,17 +57,40 @@ class FuzzyKeys:
             if len(key) >= 5:
                 buckets[len(key)].add(key)
         self._buckets = {n: sorted(keys) for n, keys in buckets.items()}
+        self._masks: dict[int, npt.NDArray[np.uint64]] = {
+            n: np.array([_letter_mask(k) for k in choices], dtype=np.uint64)
+            for n, choices in self._buckets.items()
+            if len(choices) >= _FILTER_MIN
+        }
+        self._found: dict[tuple[str, int], tuple[tuple[str, int], ...]] = {}
 
     def lookup(self, key: str, limit: int = 5) -> list[tuple[str, int]]:
         """Keys within :func:`max_edits` of ``key`` (never ``key`` itself), nearest first."""
-        edits = max_edits(key)
-        if edits == 0:
+        if max_edits(key) == 0:
             return []
+        # A batch asks for the same unknown word (a town the index lacks, a common misspelling)
+        # again and again; the answer depends on the word alone, so it is kept, up to a bound.
+        found = self._found.get((key, limit))
+        if found is None:
+            if len(self._found) >= _CACHE_SIZE:
+                self._found.clear()
+            found = self._found[(key, limit)] = tuple(self._scan(key, limit))
+        return list(found)
+
+    def _scan(self, key: str, limit: int) -> list[tuple[str, int]]:
+        edits = max_edits(key)
         found: list[tuple[str, int]] = []
+        mask = np.uint64(_letter_mask(key))
         for n in range(len(key) - edits, len(key) + edits + 1):
             choices = self._buckets.get(n)
             if not choices:
                 continue
+            masks = self._masks.get(n)
+            if masks is not None:
+                near = np.flatnonzero(np.bitwise_count(masks ^ mask) <= 2 * edits)
+                if not len(near):
+                    continue
+                choices = [choices[i] for i in near.tolist()]
             for match, distance, _ in process.extract(
                 key, choices, scorer=OSA.distance, score_cutoff=edits, limit=limit
             ):

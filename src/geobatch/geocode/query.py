@@ -69,9 +69,15 @@ class Analysis:
     context_spans: list[Span] = field(default_factory=list)
     # Tokens that an exact street, place or postcode reading explains.
     explained: set[int] = field(default_factory=set)
+    # Per-query facts every candidate asks for, worked out once (see analyse).
+    words: list[int] = field(default_factory=list)
+    # Place readings grouped by span, longest span first: (span, place rows).
+    place_readings: list[tuple[Span, list[int]]] = field(default_factory=list)
+    # Spans that may be a misspelt locality and their edit limit: made when first asked for.
+    typo_locality_spans: list[tuple[Span, int]] | None = None
 
     def word_tokens(self) -> list[int]:
-        return [i for i, t in enumerate(self.tokens) if t not in STOPWORDS]
+        return self.words
 
 
 def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
@@ -80,12 +86,12 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
     groups: list[tuple[int, int]] = []
     unit: str | None = None
     for text, role in _fields(request):
-        if role in (Role.ANY, Role.ADDRESS, Role.POSTCODE):
+        if role in _POSTCODE_ROLES:
             text = strip_country_prefix(text)
-        if role in (Role.ANY, Role.ADDRESS):
+        if role in _STREET_ROLES:
             text, found_unit = split_unit(strip_junk(text))
             unit = unit or found_unit
-        parts = text.split(",") if role in (Role.ANY, Role.ADDRESS) else [text]
+        parts = text.split(",") if role in _STREET_ROLES else [text]
         for part in parts:
             words = query_tokens(part)
             if words:
@@ -97,14 +103,20 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
     has_digit = [not t.isalpha() and any(ch.isdigit() for ch in t) for t in tokens]
     for start, end in groups:
         _lookup_group(analysis, vocab, start, end, forms, has_digit)
-    analysis.explained = {
-        t
-        for span, _ in (*analysis.street_spans, *analysis.place_spans, *analysis.postcode_spans)
-        for t in span.tokens
-    }
+    # A span is listed once per row it matches (a street name in many towns): take each once.
+    found = {span for span, _ in analysis.street_spans}
+    found.update(span for span, _ in analysis.place_spans)
+    found.update(span for span, _ in analysis.postcode_spans)
+    for span in found:
+        analysis.explained.update(range(span.start, span.end))
     _correct_typos(analysis, vocab)
     analysis.spans.sort(key=lambda sp: sp.start - sp.end)
     analysis.context_spans = [sp for sp in analysis.spans if sp.key in vocab.context_keys]
+    analysis.words = [i for i, t in enumerate(tokens) if t not in STOPWORDS]
+    readings: dict[Span, list[int]] = {}
+    for span, prow in analysis.place_spans:
+        readings.setdefault(span, []).append(prow)
+    analysis.place_readings = sorted(readings.items(), key=lambda item: item[0].start - item[0].end)
     return analysis
 
 
@@ -116,10 +128,13 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
     Each run of words is corrected whole ("hilsideavenue" → "hillsideavenue") and word by word
     against the words of street names ("205th sureet" → "205th street").
     """
-    street_explained = {t for span, _ in (*a.street_spans, *a.postcode_spans) for t in span.tokens}
     # A street already found as written, holding the query's house number, is the street:
     # nothing to correct (and the fuzzy look-up would cost more than the rest of the query).
     streets_found = _has_exact_street(a, vocab)
+    street_explained: set[int] = set()
+    if not streets_found:
+        for span in {span for span, _ in (*a.street_spans, *a.postcode_spans)}:
+            street_explained.update(range(span.start, span.end))
     for start, end in a.groups:
         role = a.roles[start]
         if role in _STREET_ROLES and not streets_found:
@@ -146,8 +161,12 @@ def _has_exact_street(a: Analysis, vocab: Vocabulary) -> bool:
     if not a.numbers:
         return True
     wanted = {key for _, _, key in a.numbers}
+    # Ask the street for each wanted number, not the reverse: a street may have hundreds.
+    numbers = vocab.numbers_by_street
     return any(
-        not wanted.isdisjoint(vocab.numbers_by_street.get(row, {})) for _, row in a.street_spans
+        any(key in found for key in wanted)
+        for _, row in a.street_spans
+        if (found := numbers.get(row))
     )
 
 
@@ -211,31 +230,47 @@ def _lookup_group(
     has_digit: list[bool],
 ) -> None:
     role = a.roles[start]
+    # The role and the dictionaries are the same for every span of the group: look them up
+    # once (this loop runs for every span of every query).
+    streets = vocab.streets_by_key if role in _STREET_ROLES else None
+    places = vocab.places_by_key if role in _PLACE_ROLES else None
+    postcodes = role in _POSTCODE_ROLES
+    tokens = a.tokens
+    spans = a.spans
+    street_spans = a.street_spans
+    place_spans = a.place_spans
     for i in range(start, end):
         inner = ""  # the middle forms of tokens i+1 .. j-2
         for j in range(i + 1, min(end, i + MAX_SPAN) + 1):
             if j - i == 1:
                 key = forms[i][2]
+                if not key or tokens[i] in STOPWORDS:
+                    continue
             else:
                 key = forms[i][0] + inner + forms[j - 1][2]
                 inner += forms[j - 1][1]
-            if not key or (j - i == 1 and a.tokens[i] in STOPWORDS):
-                continue
+                if not key:
+                    continue
             span = Span(i, j, key)
-            a.spans.append(span)
-            if role in _STREET_ROLES:
-                for row in vocab.streets_by_key.get(key, ()):
-                    a.street_spans.append((span, row))
-            if role in _PLACE_ROLES:
-                for row in vocab.places_by_key.get(key, ()):
-                    a.place_spans.append((span, row))
+            spans.append(span)
+            if streets is not None:
+                rows = streets.get(key)
+                if rows:
+                    for row in rows:
+                        street_spans.append((span, row))
+            if places is not None:
+                rows = places.get(key)
+                if rows:
+                    for row in rows:
+                        place_spans.append((span, row))
             if (
-                role in _POSTCODE_ROLES
+                postcodes
                 and j - i <= 2
-                and any(has_digit[i:j])  # every postcode format in use holds a digit
-                and _may_be_postcode(a.tokens[i:j])
+                and (has_digit[i] or (j - i == 2 and has_digit[i + 1]))
+                # every postcode format in use holds a digit
+                and _may_be_postcode(tokens[i:j])
             ):
-                pkey = postcode_key("".join(a.tokens[i:j]))
+                pkey = postcode_key("".join(tokens[i:j]))
                 if pkey in vocab.postcodes_by_key or (role is Role.POSTCODE and j == end):
                     a.postcode_spans.append((span, pkey))
     if role in _STREET_ROLES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # A number, an optional letter, and optionally more number parts joined by - or /.
 HOUSENUMBER = re.compile(r"^\d{1,6}[a-z]?(?:[-/]\d{1,5}[a-z]?)?$")
@@ -10,6 +11,7 @@ _LEADING_INT = re.compile(r"^(\d+)")
 _SPACES_IN_NUMBER = re.compile(r"(?<=\d)\s*([-/])\s*(?=\d)|(?<=\d)\s+(?=[a-z](?![a-z0-9]))")
 
 
+@lru_cache(maxsize=50_000)  # a batch writes the same few thousand numbers over and over
 def normalize_housenumber(text: str) -> str:
     """Comparable form: ``"12 A"`` → ``"12a"``, ``"203 - 06"`` → ``"203-06"``."""
     folded = text.strip().lower()

@@ -78,9 +78,20 @@ def query_tokens(text: str) -> list[str]:
     Unlike :func:`tokenize`, a dash or slash between digits survives, because "12-14" and the
     Queens-style "203-06" are one house number, not two.
     """
-    text = text.translate(_SPECIAL)
-    decomposed = unicodedata.normalize("NFKD", text)
-    lowered = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return list(_query_tokens(text))
+
+
+@lru_cache(maxsize=100_000)
+def _query_tokens(text: str) -> tuple[str, ...]:
+    # Cached per field text: a batch repeats its "postcode town" parts thousands of times.
+    if text.isascii():
+        # NFKD leaves ASCII as it is and _SPECIAL maps only the backtick among ASCII letters:
+        # the same result without walking the text character by character.
+        lowered = text.replace("`", "'").lower()
+    else:
+        text = text.translate(_SPECIAL)
+        decomposed = unicodedata.normalize("NFKD", text)
+        lowered = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
     lowered = _APOSTROPHE.sub("", lowered)
     lowered = _DIGIT_JOIN.sub(r"\1", lowered)
-    return _TOKEN.findall(lowered)
+    return tuple(_TOKEN.findall(lowered))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _ZIP_PLUS4 = re.compile(r"^(\d{5})-?\d{4}$")
 _KEEP = re.compile(r"[^0-9A-Z]")
 
 
+@lru_cache(maxsize=50_000)  # asked for every number-like word of every query, and per address
 def postcode_key(text: str) -> str:
     """Upper case, no spaces or dashes; ZIP+4 cut to the ZIP (``"11427-1234"`` → ``"11427"``)."""
     raw = text.strip().upper()
@@ -36,4 +38,6 @@ _COUNTRY_PREFIX = re.compile(
 
 def strip_country_prefix(text: str) -> str:
     """``"FL-9490 Vaduz"`` → ``"9490 Vaduz"``: the letters only repeat the country."""
+    if "-" not in text:  # the pattern needs the dash; most addresses have none
+        return text
     return _COUNTRY_PREFIX.sub("", text)

@@ -25,8 +25,26 @@ _PO_BOX = re.compile(
 )
 
 
+# What each pattern cannot match without (lower case): a cheap test that spares most addresses
+# the case-insensitive search. A pattern letter matches its ASCII capital and, under Unicode
+# case folding, only these four other characters ("İ", "ı", "ſ", the Kelvin sign): text holding
+# one of them is always searched, so the test never skips a match.
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+_UNIT_MARKS = re.compile("|".join(map(re.escape, ("#", *_UNIT_WORDS.split("|")))))
+_CARE_OF_MARKS = re.compile(r"c/o|c\.o\.|care of|attn|hd")
+_PO_BOX_MARKS = re.compile(r"box|postfach|postale|bp")
+
+
+def _may_hold(text: str, marks: re.Pattern[str]) -> bool:
+    if not text.isascii() and _FOLDS_TO_ASCII.search(text):
+        return True
+    return marks.search(text.lower()) is not None
+
+
 def split_unit(text: str) -> tuple[str, str | None]:
     """``("Main St 5 Apt 4B")`` → ``("Main St 5", "Apt 4B")``; the unit as written, or None."""
+    if not _may_hold(text, _UNIT_MARKS):
+        return text, None
     m = _UNIT.search(text)
     if not m:
         return text, None
@@ -37,6 +55,8 @@ def split_unit(text: str) -> tuple[str, str | None]:
 
 def strip_junk(text: str) -> str:
     """Remove care-of lines and PO boxes, which locate nothing."""
-    text = _CARE_OF.sub(" ", text)
-    text = _PO_BOX.sub(" ", text)
+    if _may_hold(text, _CARE_OF_MARKS):
+        text = _CARE_OF.sub(" ", text)
+    if _may_hold(text, _PO_BOX_MARKS):
+        text = _PO_BOX.sub(" ", text)
     return " ".join(text.split())
