@@ -91,7 +91,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-WORKER_NICENESS = 5
+WORKER_NICENESS = 15
 
 
 def _init_worker(opener: OpenGeocoder, index_dir: Path) -> None:
