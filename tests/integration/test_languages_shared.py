@@ -53,8 +53,9 @@ CASES = [
     ("Laugavegur 10, 101 Reykjavík", "Laugavegur", "10", "Reykjavík"),
     ("laugavegur 10 reykjavik", "Laugavegur", "10", "Reykjavík"),
     ("Aegisida 50, Reykjavik", "Ægisíða", "50", "Reykjavík"),
-    ("Hávegur 2, 580 Siglufjörður", "Hávegur", "2", "Siglufjörður"),
-    ("havegur 2, siglufjordur", "Hávegur", "2", "Siglufjörður"),
+    ("Eyrarflöt 10, 580 Siglufjörður", "Eyrarflöt", "10", "Siglufjörður"),
+    ("eyrarflot 10, siglufjordur", "Eyrarflöt", "10", "Siglufjörður"),
+    ("Eyrarfloet 10, Siglufjordur", "Eyrarflöt", "10", "Siglufjörður"),
     # Finnish and Swedish: the street's Swedish name and the city's
     ("Mannerheimintie 3, 00100 Helsinki", "Mannerheimintie", "3", "Helsinki"),
     ("Mannerheimvägen 3, Helsingfors", "Mannerheimintie", "3", "Helsinki"),
@@ -73,6 +74,14 @@ def test_address_in_every_language(
         assert best.address.locality == locality
     assert best.match_codes == GOOD
     assert best.confidence in (Confidence.HIGH, Confidence.MEDIUM)
+
+
+def test_a_number_the_data_holds_twice_far_apart_is_ambiguous(geocoder: Geocoder) -> None:
+    # The register has Hávegur 2, Siglufjörður twice, 54 m apart: it cannot say which is meant.
+    best = geocoder.geocode("Hávegur 2, 580 Siglufjörður").best
+    assert best is not None
+    assert best.match_codes == (MatchCode.AMBIGUOUS,)
+    assert best.confidence is Confidence.MEDIUM
 
 
 def test_units_are_kept(geocoder: Geocoder) -> None:

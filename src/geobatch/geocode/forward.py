@@ -14,6 +14,7 @@ from geobatch.geocode.query import Analysis, Role, Span, analyse
 from geobatch.geocode.rules import (
     AMBIGUOUS_DISTANCE_M,
     AMBIGUOUS_SCORE_GAP,
+    DUPLICATE_SPREAD_M,
     LEVEL,
     PLACE_SCORE_CEILING,
     POPULATION_BONUS_MAX,
@@ -227,7 +228,7 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
         score += WEIGHT["interpolated_number" if number.interpolated else "house_number"]
         ev.interpolated = number.interpolated
         # The data has this number twice on this street, far apart: it cannot tell which.
-        ev.duplicated = number.spread_m > AMBIGUOUS_DISTANCE_M / 5
+        ev.duplicated = number.spread_m > DUPLICATE_SPREAD_M
     score += _unexplained(a, ev, covered)
     asked = 0 if (number is not None or hn_tokens) else LEVEL[EntityType.ROAD_BLOCK]
     return _street_result(a, vocab, street, ev, score, asked, covered, number)

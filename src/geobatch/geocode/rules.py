@@ -41,6 +41,9 @@ WEIGHT = {
 }
 # A place's size breaks ties between places of one name: at most this much, for ~10 million.
 POPULATION_BONUS_MAX = 2.0
+# The data holding one house number of one street at points farther apart than this cannot say
+# which is meant: the answer is Ambiguous (the benchmark counts more than 50 m as a miss).
+DUPLICATE_SPREAD_M = 50.0
 # The most a place or postcode candidate can score: entity, size, country bonus and every kind
 # of agreeing evidence at once (a postcode entity scores less). Street readings above it win.
 PLACE_SCORE_CEILING = (
