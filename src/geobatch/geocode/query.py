@@ -42,9 +42,6 @@ class Span(NamedTuple):
     end: int  # exclusive
     key: str
 
-    def overlaps(self, other: Span) -> bool:
-        return self.start < other.end and other.start < self.end
-
     @property
     def tokens(self) -> range:
         return range(self.start, self.end)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from geobatch.errors import GeobatchError, IndexError_
+from geobatch.errors import IndexError_
 from geobatch.index.assign import AreaInfo, Assigned, Assigner, PlacePoint
 from geobatch.index.schema import (
     BUILTIN_NAME,
@@ -168,8 +168,9 @@ class _ReferenceData:
 
 
 def _write(path: Path, name: str, data: _Collected, reference: _ReferenceData) -> dict[str, int]:
-    data.areas = _with_countries(data.areas, reference)
-    own_areas = [info for info in map(_area_info, data.areas) if info is not None]
+    # Each polygon is parsed once here; records and geometries travel together from now on.
+    areas = _with_countries(_parsed(data.areas), reference)
+    own_areas = [info for _, info in areas]
     own_places = [
         PlacePoint(p.name, p.lat, p.lon, p.country_code, p.kind in NEIGHBOURHOODS)
         for p in data.places
@@ -188,7 +189,7 @@ def _write(path: Path, name: str, data: _Collected, reference: _ReferenceData) -
         con.executescript(DDL)
         counts = {
             "places": _write_places(con, data.places, assigner),
-            "areas": _write_areas(con, data.areas),
+            "areas": _write_areas(con, areas),
         }
         streets = StreetTable(assigner)
         streets.add_ways(data.streets)
@@ -196,7 +197,7 @@ def _write(path: Path, name: str, data: _Collected, reference: _ReferenceData) -
         counts["interpolations"] = _write_interpolations(con, data.interpolations, streets)
         counts["streets"] = streets.write(con)
         counts["postcodes"] = _write_postcodes(
-            con, data.postcodes + _postcode_areas(data.areas), assigner
+            con, data.postcodes + _postcode_areas(areas), assigner
         )
         meta = {
             "schema_version": str(SCHEMA_VERSION),
@@ -211,30 +212,39 @@ def _write(path: Path, name: str, data: _Collected, reference: _ReferenceData) -
     return counts
 
 
-def _with_countries(areas: list[AreaRecord], reference: _ReferenceData) -> list[AreaRecord]:
+_Area = tuple[AreaRecord, AreaInfo]
+
+
+def _parsed(records: list[AreaRecord]) -> list[_Area]:
+    """Each area with its parsed geometry; an area whose geometry is unusable is dropped."""
+    return [(r, info) for r in records if (info := _area_info(r)) is not None]
+
+
+def _with_countries(areas: list[_Area], reference: _ReferenceData) -> list[_Area]:
     """Every admin area gets the country it lies in (by a point inside it), so that near a
     border a point takes its country from its municipality, not from a coarse outline."""
     countries = [
         info
-        for info in (*map(_area_info, areas), *reference.areas)
-        if info is not None and info.level == 2 and info.country_code
+        for info in (*(i for _, i in areas), *reference.areas)
+        if info.level == 2 and info.country_code
     ]
-    need = [a for a in areas if a.kind is AreaKind.ADMIN and not a.country_code]
-    infos = [_area_info(a) for a in need]
-    todo = [(a, i) for a, i in zip(need, infos, strict=True) if i is not None]
+    todo = [k for k, (r, _) in enumerate(areas) if r.kind is AreaKind.ADMIN and not r.country_code]
     if not todo or not countries:
         return areas
-    inside = [shapely.point_on_surface(i.geometry) for _, i in todo]
+    inside = [shapely.point_on_surface(areas[k][1].geometry) for k in todo]
     found = Assigner(countries, []).assign(
         np.array([p.y for p in inside], dtype=np.float64),
         np.array([p.x for p in inside], dtype=np.float64),
     )
-    coded = {
-        id(a): dataclasses.replace(a, country_code=cc)
-        for (a, _), cc in zip(todo, found.country_code, strict=True)
-        if cc
-    }
-    return [coded.get(id(a), a) for a in areas]
+    out = list(areas)
+    for k, cc in zip(todo, found.country_code, strict=True):
+        if cc:
+            record, info = areas[k]
+            out[k] = (
+                dataclasses.replace(record, country_code=cc),
+                dataclasses.replace(info, country_code=cc),
+            )
+    return out
 
 
 def _area_info(area: AreaRecord) -> AreaInfo | None:
@@ -248,7 +258,9 @@ def _area_info(area: AreaRecord) -> AreaInfo | None:
     return AreaInfo(area.name, area.kind, area.level, area.country_code, geom)
 
 
-def _lat_lon(items: Iterable[AddressRecord | PlaceRecord]) -> tuple[np.ndarray, np.ndarray]:
+def _lat_lon(
+    items: Iterable[AddressRecord | PlaceRecord | PostcodeRecord],
+) -> tuple[np.ndarray, np.ndarray]:
     pairs = [(i.lat, i.lon) for i in items]
     arr = np.array(pairs, dtype=np.float64).reshape(-1, 2)
     return arr[:, 0], arr[:, 1]
@@ -296,12 +308,9 @@ def _box(lat: float, lon: float, metres: float) -> tuple[float, float, float, fl
     return lon - dlon, lat - dlat, lon + dlon, lat + dlat
 
 
-def _write_areas(con: sqlite3.Connection, areas: list[AreaRecord]) -> int:
+def _write_areas(con: sqlite3.Connection, areas: list[_Area]) -> int:
     rows = []
-    for a in areas:
-        info = _area_info(a)
-        if info is None:
-            continue
+    for a, info in areas:
         west, south, east, north = info.geometry.bounds
         rows.append(
             (a.name, a.kind.value, a.level, a.country_code, a.code,
@@ -410,7 +419,7 @@ def _write_postcodes(
              float(south), float(west), float(north), float(east))
         )  # fmt: skip
     if records:
-        lat, lon = _lat_lon_pc(records)
+        lat, lon = _lat_lon(records)
         found = assigner.assign(lat, lon)
         for i, r in enumerate(records):
             west, south, east, north = _box(r.lat, r.lon, 2_000)
@@ -428,20 +437,11 @@ def _write_postcodes(
     return len(rows)
 
 
-def _postcode_areas(areas: list[AreaRecord]) -> list[PostcodeRecord]:
+def _postcode_areas(areas: list[_Area]) -> list[PostcodeRecord]:
     """A boundary=postal_code polygon is a postcode too, at a point inside it."""
     out = []
-    for area in areas:
-        info = _area_info(area) if area.kind is AreaKind.POSTCODE else None
-        if info is not None:
+    for area, info in areas:
+        if area.kind is AreaKind.POSTCODE:
             inside = shapely.point_on_surface(info.geometry)
             out.append(PostcodeRecord(area.name, float(inside.x), float(inside.y)))
     return out
-
-
-def _lat_lon_pc(records: list[PostcodeRecord]) -> tuple[np.ndarray, np.ndarray]:
-    arr = np.array([(r.lat, r.lon) for r in records], dtype=np.float64).reshape(-1, 2)
-    return arr[:, 0], arr[:, 1]
-
-
-__all__ = ["GeobatchError", "ImportSummary", "ensure_builtin", "import_source"]
