@@ -260,7 +260,9 @@ class ReverseEngine:
         dlon = _ADDRESS_BOX_M / (111_320.0 * np.maximum(np.cos(np.radians(lat)), 0.01))
         south, north = (lat - dlat).tolist(), (lat + dlat).tolist()
         west, east = (lon - dlon).tolist(), (lon + dlon).tolist()
-        high = (metres <= 30).tolist()
+        confidence = [
+            Confidence.HIGH if near else Confidence.MEDIUM for near in (metres <= 30).tolist()
+        ]
         streets, numbers, units, postcodes = (
             d.addr_street,
             d.addr_number,
@@ -268,12 +270,13 @@ class ReverseEngine:
             d.addr_postcode,
         )
         by_area = self._street_parts
-        ok, address_type, rooftop = Confidence.HIGH, EntityType.ADDRESS, CalculationMethod.ROOFTOP
+        address_type, rooftop = EntityType.ADDRESS, CalculationMethod.ROOFTOP
         out: list[GeocodeResult] = []
         append = out.append
-        for k, (a, m, aid, la, lo) in enumerate(
-            zip(rows.tolist(), metres.tolist(), area_ids, lat.tolist(), lon.tolist(), strict=True)
-        ):
+        for a, m, aid, la, lo, s_, w_, n_, e_, conf in zip(
+            rows.tolist(), metres.tolist(), area_ids, lat.tolist(), lon.tolist(),
+            south, west, north, east, confidence, strict=True,
+        ):  # fmt: skip
             s = streets[a]
             parts = by_area[aid].get(s)
             if parts is None:
@@ -301,9 +304,9 @@ class ReverseEngine:
                     Point(la, lo),
                     address,
                     address_type,
-                    ok if high[k] else Confidence.MEDIUM,
+                    conf,
                     _GOOD,
-                    BoundingBox(south[k], west[k], north[k], east[k]),
+                    BoundingBox(s_, w_, n_, e_),
                     rooftop,
                     formatted or "",
                     parts.source,
