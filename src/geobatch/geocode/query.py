@@ -218,6 +218,20 @@ _PLACE_ROLES = (Role.ANY, Role.ADDRESS, Role.LOCALITY, Role.ADMIN, Role.COUNTRY)
 _POSTCODE_ROLES = (Role.ANY, Role.ADDRESS, Role.POSTCODE)
 
 
+class _GroupHits(NamedTuple):
+    """Everything one group of words adds to an analysis (see :func:`_lookup_group`)."""
+
+    spans: tuple[Span, ...]
+    street_spans: tuple[tuple[Span, int], ...]
+    place_spans: tuple[tuple[Span, int], ...]
+    postcode_spans: tuple[tuple[Span, str], ...]
+    numbers: tuple[tuple[int, int, str], ...]
+
+
+# Groups kept in Vocabulary.group_hits before it starts again: a few MB.
+GROUP_CACHE_SIZE = 20_000
+
+
 def _lookup_group(
     a: Analysis,
     vocab: Vocabulary,
@@ -226,16 +240,43 @@ def _lookup_group(
     forms: list[tuple[str, str, str]],
     has_digit: list[bool],
 ) -> None:
+    """Add what the group's spans match. What a group adds depends only on its role, its
+    position and its words, and a batch repeats its "postcode town" groups thousands of times
+    at the same position: those are looked up once and the same (immutable) hits reused."""
     role = a.roles[start]
+    key = (role, start, *a.tokens[start:end])
+    hits = vocab.group_hits.get(key)
+    if hits is None:
+        hits = _group_hits(a.tokens, role, vocab, start, end, forms, has_digit)
+        if len(vocab.group_hits) >= GROUP_CACHE_SIZE:
+            vocab.group_hits.clear()
+        vocab.group_hits[key] = hits
+    assert isinstance(hits, _GroupHits)
+    a.spans.extend(hits.spans)
+    a.street_spans.extend(hits.street_spans)
+    a.place_spans.extend(hits.place_spans)
+    a.postcode_spans.extend(hits.postcode_spans)
+    a.numbers.extend(hits.numbers)
+
+
+def _group_hits(
+    tokens: list[str],
+    role: Role,
+    vocab: Vocabulary,
+    start: int,
+    end: int,
+    forms: list[tuple[str, str, str]],
+    has_digit: list[bool],
+) -> _GroupHits:
     # The role and the dictionaries are the same for every span of the group: look them up
-    # once (this loop runs for every span of every query).
+    # once (this loop runs for every span of every new group).
     streets = vocab.streets_by_key if role in _STREET_ROLES else None
     places = vocab.places_by_key if role in _PLACE_ROLES else None
     postcodes = role in _POSTCODE_ROLES
-    tokens = a.tokens
-    spans = a.spans
-    street_spans = a.street_spans
-    place_spans = a.place_spans
+    spans: list[Span] = []
+    street_spans: list[tuple[Span, int]] = []
+    place_spans: list[tuple[Span, int]] = []
+    postcode_spans: list[tuple[Span, str]] = []
     for i in range(start, end):
         inner = ""  # the middle forms of tokens i+1 .. j-2
         for j in range(i + 1, min(end, i + MAX_SPAN) + 1):
@@ -269,9 +310,11 @@ def _lookup_group(
             ):
                 pkey = postcode_key("".join(tokens[i:j]))
                 if pkey in vocab.postcodes_by_key or (role is Role.POSTCODE and j == end):
-                    a.postcode_spans.append((span, pkey))
-    if role in _STREET_ROLES:
-        _find_numbers(a, start, end)
+                    postcode_spans.append((span, pkey))
+    numbers = _find_numbers(tokens, start, end) if role in _STREET_ROLES else ()
+    return _GroupHits(
+        tuple(spans), tuple(street_spans), tuple(place_spans), tuple(postcode_spans), numbers
+    )
 
 
 # Postcodes written with a dash: ZIP+4, Poland's 00-950, Japan's 100-0001, Brazil's 01310-100.
@@ -283,13 +326,15 @@ def _may_be_postcode(words: list[str]) -> bool:
     return all("-" not in w or _DASHED_POSTCODE.match(w) for w in words)
 
 
-def _find_numbers(a: Analysis, start: int, end: int) -> None:
+def _find_numbers(tokens: list[str], start: int, end: int) -> tuple[tuple[int, int, str], ...]:
+    found = []
     for i in range(start, end):
-        tok = a.tokens[i]
+        tok = tokens[i]
         if not is_housenumber(tok):
             continue
-        a.numbers.append((i, i + 1, normalize_housenumber(tok)))
+        found.append((i, i + 1, normalize_housenumber(tok)))
         # "12 A": a lone letter after a number is part of it.
-        nxt = a.tokens[i + 1] if i + 1 < end else ""
+        nxt = tokens[i + 1] if i + 1 < end else ""
         if len(nxt) == 1 and nxt.isalpha() and tok.isdigit():
-            a.numbers.append((i, i + 2, tok + nxt))
+            found.append((i, i + 2, tok + nxt))
+    return tuple(found)

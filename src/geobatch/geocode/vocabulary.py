@@ -65,6 +65,9 @@ class Vocabulary:
     context_keys: frozenset[str]
     _street_fuzzy: FuzzyKeys | None = None
     _number_values: dict[int, dict[int, int]] = field(default_factory=dict)
+    # What query analysis found in a group of words, by (role, position, words): see
+    # query._lookup_group. Bounded; holds plain values only.
+    group_hits: dict[tuple[object, ...], object] = field(default_factory=dict)
 
     def number_values(self, street: int) -> dict[int, int]:
         """Integer house numbers on a street → one address row each (cached per street)."""
