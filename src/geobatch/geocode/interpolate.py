@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from bisect import bisect_left, bisect_right
 
 import shapely
 
@@ -34,11 +35,12 @@ def interpolate_number(vocab: Vocabulary, street: int, key: str) -> tuple[float,
     known = vocab.number_values(street)
     if not known:
         return None
-    for same_parity in (True, False):
-        below = [v for v in known if v < wanted and (not same_parity or v % 2 == wanted % 2)]
-        above = [v for v in known if v > wanted and (not same_parity or v % 2 == wanted % 2)]
-        if below and above:
-            lo, hi = max(below), min(above)
+    even, odd, every = vocab.number_orders(street)
+    for values in (odd if wanted % 2 else even, every):
+        # The nearest numbers below and above the wanted one (sorted lists: bisect).
+        i, j = bisect_left(values, wanted), bisect_right(values, wanted)
+        if i > 0 and j < len(values):
+            lo, hi = values[i - 1], values[j]
             if hi - lo > MAX_GAP:
                 return None
             t = (wanted - lo) / (hi - lo)

@@ -65,6 +65,7 @@ class Vocabulary:
     context_keys: frozenset[str]
     _street_fuzzy: FuzzyKeys | None = None
     _number_values: dict[int, dict[int, int]] = field(default_factory=dict)
+    _number_orders: dict[int, tuple[list[int], list[int], list[int]]] = field(default_factory=dict)
     # What query analysis found in a group of words, by (role, position, words): see
     # query._lookup_group. Bounded; holds plain values only.
     group_hits: dict[tuple[object, ...], object] = field(default_factory=dict)
@@ -80,6 +81,18 @@ class Vocabulary:
                     known[value] = rows[0]
             self._number_values[street] = known
         return known
+
+    def number_orders(self, street: int) -> tuple[list[int], list[int], list[int]]:
+        """The street's integer house numbers sorted: even ones, odd ones, all (cached)."""
+        orders = self._number_orders.get(street)
+        if orders is None:
+            values = sorted(self.number_values(street))
+            orders = self._number_orders[street] = (
+                [v for v in values if v % 2 == 0],
+                [v for v in values if v % 2 == 1],
+                values,
+            )
+        return orders
 
     _place_fuzzy: FuzzyKeys | None = None
     _street_words: frozenset[str] | None = None
