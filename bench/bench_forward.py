@@ -15,6 +15,7 @@ over the set, index loaded once, loading not timed), and the baseline measured i
 exact-match dictionary (key = the clean query lowercased) — its hit rate (within 50 m) and speed.
 
 Usage: python bench/bench_forward.py [--shared ../shared/data] [--limit 3000] [--seed 7]
+       [--regions iceland,liechtenstein] [--no-combined] [--work DIR]
 """
 
 from __future__ import annotations
@@ -269,6 +270,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, help="keep (and reuse) the indexes in this folder")
     parser.add_argument("--examples", type=int, default=2, help="examples per kind of miss")
+    parser.add_argument(
+        "--regions", default=",".join(REGIONS), help="comma-separated regions (default: all)"
+    )
+    parser.add_argument("--no-combined", action="store_true", help="skip the combined index")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run(args, args.work or Path(tmp))
@@ -278,18 +283,26 @@ def run(args: argparse.Namespace, work: Path) -> None:
     t0 = time.perf_counter()
     ensure_builtin(work / "builtin")
     print(f"built-in gazetteer: {time.perf_counter() - t0:.1f} s")
-    paths = {label: args.shared / f for label, (f, _) in REGIONS.items()}
+    wanted = [r.strip() for r in args.regions.split(",") if r.strip()]
+    unknown = [r for r in wanted if r not in REGIONS]
+    if unknown:
+        raise SystemExit(f"unknown regions {unknown}; known: {', '.join(REGIONS)}")
+    all_paths = {label: args.shared / f for label, (f, _) in REGIONS.items()}
+    paths = {label: all_paths[label] for label in wanted}
     for label, path in paths.items():
         print(f"index {label}: import {build_index(work / label, work / 'builtin', [path]):.1f} s")
-    seconds = build_index(
-        work / "combined", work / "builtin", [*paths.values(), args.shared / EXTRA]
-    )
-    print(f"index combined (built-in + 4 regions + SF/Alameda OA): import {seconds:.1f} s\n")
+    combined = not args.no_combined and "liechtenstein" in paths
+    if combined:
+        seconds = build_index(
+            work / "combined", work / "builtin", [*all_paths.values(), args.shared / EXTRA]
+        )
+        print(f"index combined (built-in + 4 regions + SF/Alameda OA): import {seconds:.1f} s\n")
     head = f"{'region':<14}{'set':<11}{'n':>6}{'<=50m':>9}{'<=100m':>9}{'miss flag':>11}"
     print(head + f"{'wrongHigh':>10}{'addr/s':>11}{'dict hit':>10}{'dict q/s':>13}")
     misses: Misses = defaultdict(list)
     li_clean: list[Query] = []
-    for label, (_, cc) in REGIONS.items():
+    for label in paths:
+        cc = REGIONS[label][1]
         records = region_records(paths[label])
         points: Points = defaultdict(list)  # the baseline dictionary: the first point wins
         for r in records:
@@ -309,7 +322,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
         print(f"{'':<14}(index load {load_s:.1f} s, not timed; {len(records)} records)")
         del geocoder
     print(f"\nreference: {NOMINATIM}")
-    flat_cost(work, li_clean)
+    if combined:
+        flat_cost(work, li_clean)
     print_misses(misses, args.examples)
 
 

@@ -198,7 +198,8 @@ def _street_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
         old = best_span.get(row)
         if old is None or _better_span(a.street_edits, span, old, row):
             best_span[row] = span
-    return [_street_candidate(a, vocab, row, span) for row, span in best_span.items()]
+    candidates = (_street_candidate(a, vocab, row, span) for row, span in best_span.items())
+    return [c for c in candidates if c is not None]
 
 
 def _better_span(edits: dict[tuple[Span, int], int], new: Span, old: Span, row: int) -> bool:
@@ -208,11 +209,12 @@ def _better_span(edits: dict[tuple[Span, int], int], new: Span, old: Span, row: 
     return new_rank < old_rank
 
 
-def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> Candidate:
+def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> Candidate | None:
     street = vocab.data.streets[row]
     covered = set(span.tokens)
     ev = Evidence(EntityType.ROAD_BLOCK)
     ev.typos = a.street_edits.get((span, row), 0)
+    ev.area_typo = ev.typos > max_edits(span.key)
     score = WEIGHT["street"] + WEIGHT["typo_edit"] * ev.typos
     score += _postcode_evidence(a, ev, covered, vocab.street_postcodes[row], match_only=True)
     number = _house_number(a, vocab, row, span, covered)
@@ -223,6 +225,10 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
     )  # fmt: skip
     ev.contested = vocab.street_key_count.get(street.key, 1) > 1
     hn_tokens = [n for n in a.numbers if n[0] not in covered]
+    if ev.area_typo and a.numbers and (number is None or number.interpolated):
+        # A name read with the larger budget of its town must be borne out by the house
+        # number the query asks for: a street the index lacks is not turned into a neighbour.
+        return None
     if number is not None:
         ev.entity_type = EntityType.ADDRESS
         score += WEIGHT["interpolated_number" if number.interpolated else "house_number"]

@@ -15,7 +15,7 @@ failed the scan's cutoff, so the scan returns exactly what it would over the who
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,30 @@ def max_edits(key: str) -> int:
     if len(key) < 5:
         return 0
     return 1 if len(key) < 9 else 2
+
+
+def area_max_edits(key: str) -> int:
+    """Edits a key may carry when it is compared with one town's or postcode's streets only.
+
+    Against a whole country's vocabulary a short name with two typos is as near to other real
+    names as to its own; among the few hundred streets of the town the query names it rarely
+    is, so such a look-up allows one edit more than :func:`max_edits` (from four letters on,
+    two at most): "Hrass, 311 Borgarnes" finds Hrísás there.
+    """
+    if len(key) < 4:
+        return 0
+    return min(2, max_edits(key) + 1)
+
+
+def nearest_keys(key: str, choices: Sequence[str], edits: int) -> list[tuple[str, int]]:
+    """The ``choices`` within ``edits`` of ``key`` (never ``key`` itself): a small set, scanned."""
+    return [
+        (match, int(distance))
+        for match, distance, _ in process.extract(
+            key, choices, scorer=OSA.distance, score_cutoff=edits, limit=None
+        )
+        if match != key
+    ]
 
 
 def _letter_mask(key: str) -> int:

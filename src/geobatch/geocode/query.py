@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from geobatch.geocode.fuzzy import area_max_edits, nearest_keys
 from geobatch.geocode.vocabulary import Vocabulary
 from geobatch.model import GeocodeRequest
 from geobatch.text.abbreviations import key_of_tokens, token_forms
@@ -143,6 +144,10 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                         if (span, row) not in a.street_edits:
                             a.street_spans.append((span, row))
                             a.street_edits[(span, row)] = edits
+                for row, edits in _area_corrections(a, vocab, span):
+                    if (span, row) not in a.street_edits:
+                        a.street_spans.append((span, row))
+                        a.street_edits[(span, row)] = edits
         if role in _PLACE_ROLES:
             for i, j in _word_runs(a, start, end, a.explained):
                 span = Span(i, j, key_of_tokens(a.tokens[i:j]))
@@ -152,8 +157,34 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                         a.place_edits[(span, row)] = (edits, match)
 
 
+def _area_corrections(a: Analysis, vocab: Vocabulary, span: Span) -> list[tuple[int, int]]:
+    """Streets of the postcode or town the query names within the larger edit budget that
+    narrowing the search to them allows (``area_max_edits``): (street row, edits)."""
+    edits = area_max_edits(span.key)
+    if edits == 0 or span.key[0].isdigit():
+        return []
+    areas = [vocab.postcode_area(key) for sp, key in a.postcode_spans if sp.start >= span.end]
+    areas += [
+        vocab.locality_area(sp.key)
+        for sp in a.spans
+        if (sp.start >= span.end or sp.end <= span.start)
+        and a.roles[sp.start] in (Role.ANY, Role.LOCALITY)
+        and not sp.key[0].isdigit()
+    ]
+    found: list[tuple[int, int]] = []
+    for area in {id(area): area for area in areas if area is not None}.values():
+        for match, distance in nearest_keys(span.key, area.keys, edits):
+            found.extend((row, distance) for row in area.rows[match])
+    return found
+
+
 def _has_exact_street(a: Analysis, vocab: Vocabulary) -> bool:
-    if not a.street_spans:
+    # A street that is also a place's name ("Selfoss 1" is a farm in Selfoss's countryside)
+    # may be the query's town, not its street: it does not stop the search for a misspelt one
+    # ("Tröllahraan 4, 801 Selfoss"). Both readings are then ranked as usual.
+    place_spans = {span for span, _ in a.place_spans}
+    street_spans = [(span, row) for span, row in a.street_spans if span not in place_spans]
+    if not street_spans:
         return False
     if not a.numbers:
         return True
@@ -162,7 +193,7 @@ def _has_exact_street(a: Analysis, vocab: Vocabulary) -> bool:
     numbers = vocab.numbers_by_street
     return any(
         any(key in found for key in wanted)
-        for _, row in a.street_spans
+        for _, row in street_spans
         if (found := numbers.get(row))
     )
 
@@ -187,15 +218,21 @@ def _word_corrections(a: Analysis, vocab: Vocabulary, i: int, j: int) -> list[tu
 
 
 def _word_runs(a: Analysis, start: int, end: int, explained: set[int]) -> list[tuple[int, int]]:
-    """Unexplained spans of up to four words with no number: where a misspelt name can be."""
+    """Unexplained spans of up to four words with no number: where a misspelt name can be.
+
+    A run may begin with stopwords, which many names do ("Im Bech" for Im Besch, "In der
+    Spceki"), but never holds one after its first other word, nor consists of them alone."""
     runs = []
     for i in range(start, end):
+        leading = True  # tokens i .. j-1 are stopwords so far
         for j in range(i + 1, min(end, i + 4) + 1):
             t = a.tokens[j - 1]
             # "205th" belongs to a name; "12a" and "114-11" are house numbers.
-            if is_housenumber(t) or t in STOPWORDS or j - 1 in explained:
+            if is_housenumber(t) or j - 1 in explained or (t in STOPWORDS and not leading):
                 break
-            runs.append((i, j))
+            leading = leading and t in STOPWORDS
+            if not leading:
+                runs.append((i, j))
     return runs
 
 

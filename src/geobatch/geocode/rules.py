@@ -88,6 +88,9 @@ class Evidence:
     duplicated: bool = False
     # Edits needed to read misspelt names (0 when every name matched as written).
     typos: int = 0
+    # The street name needed more edits than its length allows against the whole vocabulary:
+    # it was found only among the streets of the town or postcode the query names.
+    area_typo: bool = False
 
 
 def match_codes(evidence: Evidence, asked_level: int, ambiguous: bool) -> tuple[MatchCode, ...]:
@@ -114,6 +117,7 @@ def confidence(evidence: Evidence, codes: tuple[MatchCode, ...]) -> Confidence:
     interpolated address, or words left unexplained                  Medium
     a street name found in several places, none confirmed            Medium
     a misspelt name, not confirmed by locality or postcode           Medium
+    a street name read with more edits than allowed outside its town Medium
     otherwise: Good, nothing contradicted, everything explained      High
     ===============================================================  ==========
     """
@@ -129,5 +133,8 @@ def confidence(evidence: Evidence, codes: tuple[MatchCode, ...]) -> Confidence:
     if evidence.interpolated or evidence.unexplained_words:
         return Confidence.MEDIUM
     if (evidence.contested or evidence.typos) and not confirmed:
+        return Confidence.MEDIUM
+    if evidence.area_typo:
+        # Two edits in a short name: the nearest street of the town, but a guess all the same.
         return Confidence.MEDIUM
     return Confidence.HIGH

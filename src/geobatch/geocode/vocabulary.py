@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from geobatch.geocode.fuzzy import FuzzyKeys
-from geobatch.index.read import IndexData
+from geobatch.index.read import IndexData, StreetRow
 from geobatch.index.schema import BUILTIN_NAME
 from geobatch.text.abbreviations import name_key, name_keys, token_forms
 from geobatch.text.housenumbers import housenumber_int
@@ -95,6 +95,22 @@ class Vocabulary:
         return orders
 
     _place_fuzzy: FuzzyKeys | None = None
+    # Street rows by the name keys of the streets of one postcode / one locality (see areas()).
+    _postcode_areas: dict[str, Area] | None = None
+    _locality_areas: dict[str, Area] | None = None
+
+    def postcode_area(self, key: str) -> Area | None:
+        """The streets of the postcode with this key, unless it has too many to narrow a search."""
+        if self._postcode_areas is None:
+            self._postcode_areas = _areas(self.data.streets, self.street_postcodes)
+        return self._postcode_areas.get(key)
+
+    def locality_area(self, key: str) -> Area | None:
+        """The streets of the locality (town, neighbourhood) answering to this key, likewise."""
+        if self._locality_areas is None:
+            self._locality_areas = _areas(self.data.streets, self.street_localities)
+        return self._locality_areas.get(key)
+
     _street_words: frozenset[str] | None = None
     _street_word_fuzzy: FuzzyKeys | None = None
 
@@ -189,6 +205,36 @@ class Vocabulary:
         if not code:
             return None
         return self.country_names.get(code, code)
+
+
+# An area narrows a street search only while it is about a town's size: a county, or a city of
+# many thousand streets, is no narrower than the whole vocabulary.
+AREA_MAX_STREETS = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """The streets of one postcode or locality: their name keys, and the rows of each key."""
+
+    keys: tuple[str, ...]
+    rows: dict[str, list[int]]
+
+
+def _areas(streets: list[StreetRow], area_keys: list[frozenset[str]]) -> dict[str, Area]:
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i, keys in enumerate(area_keys):
+        for k in keys:
+            rows[k].append(i)
+    out: dict[str, Area] = {}
+    for area, members in rows.items():
+        if len(members) > AREA_MAX_STREETS:
+            continue
+        by_key: dict[str, list[int]] = defaultdict(list)
+        for i in members:
+            for k in (streets[i].key, *streets[i].alt_keys):
+                by_key[k].append(i)
+        out[area] = Area(tuple(by_key), dict(by_key))
+    return out
 
 
 def _interpolations_by_street(data: IndexData) -> dict[int, list[int]]:
