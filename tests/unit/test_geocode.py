@@ -65,7 +65,8 @@ HIGH, MED, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
         # typos: one edit in a short name, two in a long one, a swap counts as one
         ("Hauptstrase 3, 9401 Oberdorf", A, "3", "Oberdorf", (G,), HIGH),
         ("Hautpstrasse 3, Oberdorf", A, "3", "Oberdorf", (G,), HIGH),
-        ("Bahnhfstrase 4, 9402", A, "4", "Unterdorf", (G,), HIGH),
+        # two edits: found, but never High, even with the postcode confirming it
+        ("Bahnhfstrase 4, 9402", A, "4", "Unterdorf", (G,), MED),
         ("Kirchweg 12a, Oberdorff", A, "12a", "Oberdorf", (G,), HIGH),
         ("Kirchweg 12a Oberdrof", A, "12a", "Oberdorf", (G,), HIGH),
         ("Hauptstrase 3", A, "3", "Oberdorf", (G,), MED),
