@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geobatch.model as gm
+from geobatch import native
 from geobatch.geocode.geocoder import Geocoder
 from geobatch.index.build import ensure_builtin, import_source
 from geobatch.index.spatial import haversine_m
@@ -280,6 +281,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, work: Path) -> None:
+    print(f"engine: {native.describe()}")
     t0 = time.perf_counter()
     ensure_builtin(work / "builtin")
     print(f"built-in gazetteer: {time.perf_counter() - t0:.1f} s")

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from geobatch import native
 from geobatch.geocode.geocoder import Geocoder
 from geobatch.index.build import ensure_builtin, import_source
 from geobatch.index.spatial import haversine_m
@@ -35,6 +36,7 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=0, help="geocode only the first N addresses")
     args = parser.parse_args()
+    print(f"engine: {native.describe()}")
     pbf = args.shared / EXTRACT
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp)

@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import geobatch.model as gm
+from geobatch import native
 from geobatch.geocode.geocoder import Geocoder
 from geobatch.index.build import ensure_builtin, import_source
 from geobatch.index.schema import BUILTIN_NAME, data_set_file
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
+    print(f"engine: {native.describe()}")
     with tempfile.TemporaryDirectory() as tmp:
         run(args, args.work or Path(tmp))
 

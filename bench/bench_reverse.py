@@ -40,6 +40,7 @@ import reverse_geocoder
 import shapely
 from scipy.spatial import cKDTree
 
+from geobatch import native
 from geobatch.geocode.geocoder import Geocoder
 from geobatch.index.build import ensure_builtin, import_source
 from geobatch.index.spatial import haversine_m, unit_vectors
@@ -247,6 +248,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, index: Path) -> None:
+    print(f"engine: {native.describe()}")
     # A fresh process, so that neither the index build nor the truth records count.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         before, opened, first, open_s, first_s = pool.submit(memory, index).result()

@@ -10,6 +10,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+# The engine's hot modules compiled to C (mypyc, ~30 s; skipped when current; GEOBATCH_PURE=1
+# keeps pure Python). Without a C compiler it says so and geobatch runs as Python.
+.venv/bin/python scripts/compile.py --if-stale
 
 if [ "${1:-}" = "--no-demo" ]; then
     exit 0

@@ -7,6 +7,7 @@ if [ ! -x .venv/bin/geobatch ]; then
     bash scripts/setup.sh --no-demo
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+python scripts/compile.py --if-stale  # the tests run what users run: rebuilt after an edit
 echo "== ruff check" && ruff check src tests bench
 echo "== ruff format --check" && ruff format --check src tests bench
 echo "== mypy (strict)" && mypy

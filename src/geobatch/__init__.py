@@ -21,6 +21,7 @@ from geobatch.model import (
     Point,
     ResultStatus,
 )
+from geobatch.native import warn_if_stale
 
 if TYPE_CHECKING:
     from geobatch.geocode.geocoder import Geocoder
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+warn_if_stale()  # a compiled module older than its source would hide an edit
 
 
 def open(index: str | Path | None = None) -> Geocoder:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import geobatch
+from geobatch import native
 from geobatch.cli import main as cli_main
 from geobatch.errors import IndexError_, SourceError
 from geobatch.index.build import ImportSummary
@@ -344,8 +345,9 @@ def test_info_lists_data_sets(
     code, out, _ = invoke(capsys, "--index", str(index), "info")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == f"index: {index}"
-    assert [line.split() for line in lines[1:]] == [
+    assert lines[0] == f"engine: {native.describe()}"
+    assert lines[1] == f"index: {index}"
+    assert [line.split() for line in lines[2:]] == [
         ["data", "sets:"],
         [BUILTIN_NAME, "2.9", "KB"],
         ["liechtenstein", "100", "B"],
@@ -358,7 +360,7 @@ def test_info_on_a_missing_index(
 ) -> None:
     code, out, _ = invoke(capsys, "info")
     assert code == 0
-    assert out.startswith(f"index: {tmp_path / 'env-index'} (not built yet")
+    assert out.splitlines()[1].startswith(f"index: {tmp_path / 'env-index'} (not built yet")
 
 
 @pytest.mark.parametrize("command", ["import", "geocode", "reverse", "info"])

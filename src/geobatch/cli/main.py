@@ -32,6 +32,7 @@ import click
 import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 import geobatch
+from geobatch import native
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats import plaincsv
@@ -534,6 +535,7 @@ def info_command(state: _State, index_dir: Path | None) -> None:
     Example:
       geobatch --index /srv/geobatch info
     """
+    click.echo(f"engine: {native.describe()}")
     index = state.index_dir(index_dir)
     if not index.is_dir():
         click.echo(f"index: {index} (not built yet: geobatch import or geocode creates it)")

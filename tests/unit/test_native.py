@@ -1,0 +1,65 @@
+"""The compiled engine modules: listed correctly, detected when stale, built where required."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from geobatch import native
+
+SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def test_every_listed_module_exists_and_imports() -> None:
+    for module in native.NATIVE_MODULES:
+        assert native.source_of(module).is_file(), module
+        importlib.import_module(module)
+
+
+def _fake_package(tmp_path: Path) -> Path:
+    package = tmp_path / "geobatch"
+    for module in native.NATIVE_MODULES:
+        source = native.source_of(module, package)
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text("# source\n")
+    return package
+
+
+def test_describe_says_pure_python_without_compiled_copies(tmp_path: Path) -> None:
+    package = _fake_package(tmp_path)
+    assert native.stale_modules(package) == []
+    assert native.describe(package).startswith("pure Python")
+
+
+def test_a_compiled_copy_older_than_its_source_is_stale(tmp_path: Path) -> None:
+    package = _fake_package(tmp_path)
+    old, new = time.time() - 100, time.time()
+    for module in native.NATIVE_MODULES:
+        source = native.source_of(module, package)
+        built = source.with_name(source.stem + SUFFIX)
+        built.write_bytes(b"")
+        os.utime(source, (old, old))
+        os.utime(built, (new, new))
+    assert native.stale_modules(package) == []
+    n = len(native.NATIVE_MODULES)
+    assert native.describe(package) == f"compiled with mypyc: {n} of {n} engine modules"
+    edited = native.source_of("geobatch.geocode.query", package)
+    os.utime(edited, (new + 10, new + 10))  # edited (or pulled) after the build
+    assert native.stale_modules(package) == ["geobatch.geocode.query"]
+    assert "1 older than their source" in native.describe(package)
+
+
+@pytest.mark.skipif(
+    os.environ.get("GEOBATCH_REQUIRE_NATIVE") != "1",
+    reason="GEOBATCH_REQUIRE_NATIVE=1 (set by .ci/run) requires the compiled engine",
+)
+def test_the_engine_runs_compiled_where_required() -> None:
+    for module in native.NATIVE_MODULES:
+        importlib.import_module(module)
+    assert native.loaded_compiled() == list(native.NATIVE_MODULES)
+    assert native.stale_modules() == []
