@@ -86,6 +86,10 @@ class FuzzyKeys:
             for n, choices in self._buckets.items()
             if len(choices) >= _FILTER_MIN
         }
+        # The same keys as an array, so that the filter's survivors are picked in C.
+        self._arrays: dict[int, npt.NDArray[np.object_]] = {
+            n: np.array(self._buckets[n], dtype=object) for n in self._masks
+        }
         self._found: dict[tuple[str, int], tuple[tuple[str, int], ...]] = {}
 
     def lookup(self, key: str, limit: int = 5) -> list[tuple[str, int]]:
@@ -114,7 +118,7 @@ class FuzzyKeys:
                 near = np.flatnonzero(np.bitwise_count(masks ^ mask) <= 2 * edits)
                 if not len(near):
                     continue
-                choices = [choices[i] for i in near.tolist()]
+                choices = self._arrays[n][near].tolist()
             for match, distance, _ in process.extract(
                 key, choices, scorer=OSA.distance, score_cutoff=edits, limit=limit
             ):
