@@ -173,7 +173,8 @@ def _area_corrections(a: Analysis, vocab: Vocabulary, span: Span) -> list[tuple[
     ]
     found: list[tuple[int, int]] = []
     for area in {id(area): area for area in areas if area is not None}.values():
-        for match, distance in nearest_keys(span.key, area.keys, edits):
+        choices = area.keys_near_length(len(span.key), edits)
+        for match, distance in nearest_keys(span.key, choices, edits):
             found.extend((row, distance) for row in area.rows[match])
     return found
 

@@ -11,6 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
+
 from geobatch.geocode.fuzzy import FuzzyKeys
 from geobatch.index.read import IndexData, StreetRow
 from geobatch.index.schema import BUILTIN_NAME
@@ -218,6 +221,27 @@ class Area:
 
     keys: tuple[str, ...]
     rows: dict[str, list[int]]
+    lengths: npt.NDArray[np.int64]  # of each key, for keys_near_length
+    array: npt.NDArray[np.object_]  # the keys again, to pick in C
+
+    @classmethod
+    def of(cls, rows: dict[str, list[int]]) -> Area:
+        keys = tuple(rows)
+        lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+        return cls(keys, rows, lengths, np.array(keys, dtype=object))
+
+    def keys_near_length(self, length: int, edits: int) -> list[str]:
+        """The keys no more than ``edits`` letters longer or shorter (no key further can be
+        within ``edits`` edits), in ``keys`` order."""
+        if len(self.keys) < _AREA_FILTER_MIN:
+            return list(self.keys)
+        near = np.abs(self.lengths - length) <= edits
+        picked: list[str] = self.array[near].tolist()
+        return picked
+
+
+# Areas of fewer keys are scanned whole: the length filter would cost more than it saves.
+_AREA_FILTER_MIN = 64
 
 
 def _areas(streets: list[StreetRow], area_keys: list[frozenset[str]]) -> dict[str, Area]:
@@ -233,7 +257,7 @@ def _areas(streets: list[StreetRow], area_keys: list[frozenset[str]]) -> dict[st
         for i in members:
             for k in (streets[i].key, *streets[i].alt_keys):
                 by_key[k].append(i)
-        out[area] = Area(tuple(by_key), dict(by_key))
+        out[area] = Area.of(dict(by_key))
     return out
 
 
