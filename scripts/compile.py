@@ -13,21 +13,34 @@ that failure an error.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-sys.path.insert(0, str(SRC))
 
-from geobatch.native import (  # noqa: E402
-    NATIVE_MODULES,
-    extensions_of,
-    source_of,
-    stale_modules,
-)
+
+def _native() -> ModuleType:
+    """geobatch/native.py on its own: importing the package would warn about the very stale
+    modules this script is about to rebuild."""
+    spec = importlib.util.spec_from_file_location(
+        "_geobatch_native", SRC / "geobatch" / "native.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_n = _native()
+NATIVE_MODULES: tuple[str, ...] = _n.NATIVE_MODULES
+extensions_of = _n.extensions_of
+source_of = _n.source_of
+stale_modules = _n.stale_modules
 
 
 def clean() -> int:

@@ -8,8 +8,8 @@ if [ ! -x .venv/bin/geobatch ]; then
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 python scripts/compile.py --if-stale  # the tests run what users run: rebuilt after an edit
-echo "== ruff check" && ruff check src tests bench
-echo "== ruff format --check" && ruff format --check src tests bench
+echo "== ruff check" && ruff check src tests bench scripts
+echo "== ruff format --check" && ruff format --check src tests bench scripts
 echo "== mypy (strict)" && mypy
 echo "== import-linter" && lint-imports
 echo "== pytest" && python -m pytest "$@"

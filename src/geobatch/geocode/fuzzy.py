@@ -2,19 +2,19 @@
 
 Nominatim has none; Addok corrects one edit. Here a name key is compared (optimal string
 alignment distance: a swap of two letters is one edit) with the vocabulary's keys of about the
-same length, bucketed by length so a look-up scans a few thousand keys in C (rapidfuzz), not all.
+same length, ordered by length so a look-up scans one slice of keys in C (rapidfuzz), not all.
 It only runs when exact look-up found nothing, so clean queries never pay for it.
 
 Before that scan, a vectorised filter drops the keys that cannot be near: each edit adds or
 removes at most one letter from the set of letters a key uses (a substitution does both, a swap
 neither), so a key within ``d`` edits differs from the query in at most ``2 d`` letters of that
-set. The filter keeps the survivors in their bucket order, and every key it drops would have
-failed the scan's cutoff, so the scan returns exactly what it would over the whole bucket.
+set. The filter keeps the survivors in their order, and every key it drops would have failed
+the scan's cutoff, so the scan returns exactly what it would over the whole slice.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -70,26 +70,20 @@ def _letter_mask(key: str) -> int:
 
 # Distinct words whose look-up is kept (a few megabytes at most).
 _CACHE_SIZE = 20_000
-# Buckets smaller than this are scanned whole: the filter would cost more than it saves.
+# Slices smaller than this are scanned whole: the filter would cost more than it saves.
 _FILTER_MIN = 64
 
 
 class FuzzyKeys:
     def __init__(self, keys: Iterable[str]) -> None:
-        buckets: dict[int, set[str]] = defaultdict(set)
-        for key in keys:
-            if len(key) >= 5:
-                buckets[len(key)].add(key)
-        self._buckets = {n: sorted(keys) for n, keys in buckets.items()}
-        self._masks: dict[int, npt.NDArray[np.uint64]] = {
-            n: np.array([_letter_mask(k) for k in choices], dtype=np.uint64)
-            for n, choices in self._buckets.items()
-            if len(choices) >= _FILTER_MIN
-        }
-        # The same keys as an array, so that the filter's survivors are picked in C.
-        self._arrays: dict[int, npt.NDArray[np.object_]] = {
-            n: np.array(self._buckets[n], dtype=object) for n in self._masks
-        }
+        # Every key of five letters or more, ordered by length then key: the keys of the
+        # lengths a look-up may match form one slice, filtered and scanned in one go.
+        ordered = sorted({k for k in keys if len(k) >= 5}, key=lambda k: (len(k), k))
+        self._lengths = [len(k) for k in ordered]
+        self._keys: npt.NDArray[np.object_] = np.array(ordered, dtype=object)
+        self._masks: npt.NDArray[np.uint64] = np.array(
+            [_letter_mask(k) for k in ordered], dtype=np.uint64
+        )
         self._found: dict[tuple[str, int], tuple[tuple[str, int], ...]] = {}
 
     def lookup(self, key: str, limit: int = 5) -> list[tuple[str, int]]:
@@ -107,24 +101,25 @@ class FuzzyKeys:
 
     def _scan(self, key: str, limit: int) -> list[tuple[str, int]]:
         edits = max_edits(key)
-        found: list[tuple[str, int]] = []
-        mask = np.uint64(_letter_mask(key))
-        for n in range(len(key) - edits, len(key) + edits + 1):
-            choices = self._buckets.get(n)
-            if not choices:
-                continue
-            masks = self._masks.get(n)
-            if masks is not None:
-                near = np.flatnonzero(np.bitwise_count(masks ^ mask) <= 2 * edits)
-                if not len(near):
-                    continue
-                choices = self._arrays[n][near].tolist()
+        lo = bisect_left(self._lengths, len(key) - edits)
+        hi = bisect_right(self._lengths, len(key) + edits)
+        if hi - lo >= _FILTER_MIN:
+            mask = np.uint64(_letter_mask(key))
+            near = np.flatnonzero(np.bitwise_count(self._masks[lo:hi] ^ mask) <= 2 * edits)
+            choices: list[str] = self._keys[lo + near].tolist()
+        else:
+            choices = self._keys[lo:hi].tolist()
+        if not choices:
+            return []
+        # Nearest first, ties in (length, key) order; one more than asked in case ``key``
+        # itself is among them.
+        found = [
+            (match, int(distance))
             for match, distance, _ in process.extract(
-                key, choices, scorer=OSA.distance, score_cutoff=edits, limit=limit
-            ):
-                if match != key:
-                    found.append((match, int(distance)))
-        found.sort(key=lambda m: m[1])
+                key, choices, scorer=OSA.distance, score_cutoff=edits, limit=limit + 1
+            )
+            if match != key
+        ]
         return found[:limit]
 
     @staticmethod
