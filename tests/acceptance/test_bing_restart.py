@@ -1,5 +1,5 @@
 """A server killed with SIGKILL in the middle of a job continues it after a restart on the same
-data directory, and every row comes out exactly once."""
+data directory, and every row comes out exactly once; its job runner process dies with it."""
 
 from __future__ import annotations
 
@@ -39,6 +39,34 @@ def _job() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += children - found
+            found |= children
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` that still run (zombies count as gone)."""
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running
+
+
 def _ids(data: bytes) -> list[str]:
     return [line.split("|", 1)[0] for line in data.decode().splitlines()[2:] if line]
 
@@ -57,7 +85,14 @@ def test_sigkill_mid_job_then_restart_completes_every_row_once(
             break
         time.sleep(0.01)
     assert current.status == "Pending" and 0 < current.processed < ROWS, current
+    assert server.process is not None
+    helpers = _descendants(server.process.pid)  # the job runner (and multiprocessing's helpers)
+    assert helpers
     server.kill()
+    deadline = time.monotonic() + 10
+    while _alive(helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(helpers), "the job runner outlived the server killed with SIGKILL"
 
     server.restart()
     job_url = f"{server.base}/REST/v1/dataflows/Geocode/{job_id}"

@@ -27,7 +27,8 @@ from geobatch.formats.bing import BingCodec, render_error
 from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated
 from geobatch.jobs.farm import FarmService
 from geobatch.jobs.paths import DataPaths
-from geobatch.jobs.runner import ExecutorFactory, JobRunner
+from geobatch.jobs.process import RunnerProcess
+from geobatch.jobs.runner import ExecutorFactory
 from geobatch.jobs.service import JobService, clean_up_after_crash
 from geobatch.jobs.store import JobStore
 
@@ -142,7 +143,8 @@ def create_app(
     codecs: Mapping[str, BatchCodec] | None = None,
     executor_factory: ExecutorFactory | None = None,
 ) -> FastAPI:
-    """The server application; the job runner runs while the application is up."""
+    """The server application; the job runner works in a child process while the application is
+    up (``executor_factory``, if given, must be picklable: it is sent to that process)."""
     codecs = codecs or {bing.KIND: BingCodec()}
 
     @asynccontextmanager
@@ -150,7 +152,7 @@ def create_app(
         paths = DataPaths(settings.data_dir).create()
         store = JobStore(paths.database)
         clean_up_after_crash(paths, store)  # before any request: nothing is in flight yet
-        runner = JobRunner(store, settings, codecs, executor_factory)
+        runner = RunnerProcess(settings, codecs, executor_factory)
         app.state.settings = settings
         app.state.service = JobService(store, settings, codecs, on_new_job=runner.wake)
         app.state.farm = FarmService(store, settings, on_new_job=runner.wake)
