@@ -29,6 +29,7 @@ from geobatch.jobs.executor import Kind, LocalExecutor, Request, chunked
 from geobatch.jobs.keys import usage_day
 from geobatch.jobs.kinds import PREPAID_KINDS, stored_row_outcome
 from geobatch.jobs.paths import DataPaths
+from geobatch.jobs.results import render_result
 from geobatch.jobs.store import Job, JobStore, RowAnswer
 from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
 
@@ -206,10 +207,40 @@ class JobRunner:
         self.store.start_processing(job.id)
         job = self.store.get_job(job.id) or job
         self._geocode(job, stored_row_outcome if codec is None else codec.outcome)
-        if not self._stopping.is_set() and self.store.count_unanswered(job.id) == 0:
-            now = self.clock()
-            self.store.complete(job.id, now, now + self.settings.retention_days * DAY)
-            log.info("job %s completed", job.id)
+        if self._stopping.is_set() or self.store.count_unanswered(job.id) != 0:
+            return
+        if codec is not None and not self._render_results(job.id, codec):
+            return
+        now = self.clock()
+        self.store.complete(job.id, now, now + self.settings.retention_days * DAY)
+        log.info("job %s completed", job.id)
+
+    def _render_results(self, job_id: str, codec: BatchCodec) -> bool:
+        """Write the finished job's result files, so its downloads stream ready files; False
+        when stopping (the job completes after the restart).
+
+        A file that cannot be written now (the disk full) is left out: the download renders
+        it on request, as it would any missing file, rather than the job failing.
+        """
+        job = self.store.get_job(job_id)
+        if job is None:
+            return False
+        counts: tuple[tuple[Outcome, int], ...] = (
+            ("succeeded", job.succeeded),
+            ("failed", job.failed),
+        )
+        for outcome, count in counts:
+            if self._stopping.is_set():
+                return False
+            if count == 0:
+                continue
+            try:
+                render_result(
+                    self.store, codec, job, outcome, self.paths.result_file(job.id, outcome)
+                )
+            except Exception:
+                log.exception("job %s: the %s file could not be written now", job.id, outcome)
+        return True
 
     def _abort(self, job: Job, message: str) -> None:
         now = self.clock()
