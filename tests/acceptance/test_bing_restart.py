@@ -24,7 +24,14 @@ STREETS = ("Hauptstrasse", "Kirchweg", "Bahnhofstraße", "Nowhere Lane")
 def small_chunk_server(
     tmp_path_factory: pytest.TempPathFactory, acceptance_index: Path
 ) -> Iterator[Server]:
-    running = start_server(tmp_path_factory, acceptance_index, ("crash",), GEOBATCH_CHUNK_SIZE="25")
+    # Two workers: the pool's processes must die with the server too.
+    running = start_server(
+        tmp_path_factory,
+        acceptance_index,
+        ("crash",),
+        GEOBATCH_CHUNK_SIZE="25",
+        GEOBATCH_WORKERS="2",
+    )
     yield running
     running.stop()
 
@@ -86,13 +93,13 @@ def test_sigkill_mid_job_then_restart_completes_every_row_once(
         time.sleep(0.01)
     assert current.status == "Pending" and 0 < current.processed < ROWS, current
     assert server.process is not None
-    helpers = _descendants(server.process.pid)  # the job runner (and multiprocessing's helpers)
-    assert helpers
+    helpers = _descendants(server.process.pid)  # the job runner, its workers, mp's helpers
+    assert len(helpers) >= 3
     server.kill()
     deadline = time.monotonic() + 10
     while _alive(helpers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(helpers), "the job runner outlived the server killed with SIGKILL"
+    assert not _alive(helpers), "the job runner or its workers outlived the server's SIGKILL"
 
     server.restart()
     job_url = f"{server.base}/REST/v1/dataflows/Geocode/{job_id}"

@@ -10,7 +10,9 @@ copy a held lock into the child). The server wakes it when a job is created and 
 shutdown through two ``multiprocessing`` events. Exactly one runner works on a data directory:
 
 - the child dies with the server: on Linux the kernel kills it when the server dies, even by
-  SIGKILL (:mod:`geobatch.jobs.lifeline`); elsewhere it stops once it sees it was orphaned;
+  SIGKILL (:mod:`geobatch.jobs.lifeline`), and its pool's workers die with it in turn (the
+  child runs no other thread, so the pool is forked from it); elsewhere it stops once it sees
+  it was orphaned;
 - it holds an exclusive lock on ``runner.lock`` while it works, and a second runner (a restarted
   server whose predecessor is still dying, or a second server on the same directory) waits for
   it. The lock is a POSIX record lock: the kernel drops it when the process dies, and children
@@ -73,15 +75,17 @@ class RunnerProcess:
         executor_factory: ExecutorFactory | None = None,
     ) -> None:
         context = multiprocessing.get_context("spawn")
-        self._wake = context.Event()
-        self._stopping = context.Event()
+        wake, stopping = context.Event(), context.Event()
+        # Dropped once the runner has stopped: that frees their named semaphores at once, which
+        # otherwise wait for the interpreter's exit (and uvicorn ends by re-raising SIGTERM,
+        # which skips it: multiprocessing's resource tracker would report them as leaked).
+        self._wake: Flag | None = wake
+        self._stopping: Flag | None = stopping
         args = _ChildArgs(
             settings, codecs, executor_factory, os.getpid(), logging.getLogger().level
         )
         self._process = context.Process(
-            target=_child_main,
-            args=(args, self._wake, self._stopping),
-            name="geobatch-jobs",
+            target=_child_main, args=(args, wake, stopping), name="geobatch-jobs"
         )
 
     @property
@@ -101,22 +105,26 @@ class RunnerProcess:
 
     def wake(self) -> None:
         """A job was created: look for work now rather than at the next tick."""
-        self._wake.set()
+        wake = self._wake
+        if wake is not None:
+            wake.set()
 
     def stop(self, timeout: float = STOP_SECONDS) -> None:
         """Let the runner finish the chunks in hand and exit; kill it if it takes too long.
 
         An unfinished job resumes at the next start either way.
         """
-        if self._process.pid is None:
-            return  # never started
-        self._stopping.set()
-        self._wake.set()
+        wake, stopping = self._wake, self._stopping
+        if self._process.pid is None or wake is None or stopping is None:
+            return  # never started, or stopped already
+        stopping.set()
+        wake.set()
         self._process.join(timeout)
         if self._process.is_alive():
             log.warning("job runner did not stop in %.0f s; killing it", timeout)
             self._process.kill()
             self._process.join(5.0)
+        self._wake = self._stopping = None
 
     def __enter__(self) -> RunnerProcess:
         self.start()
@@ -132,11 +140,14 @@ class RunnerProcess:
 
 
 def _child_main(args: _ChildArgs, wake: Flag, stopping: Flag) -> None:
-    die_with_parent(args.parent_pid)
     # Ctrl-C reaches every process of the terminal's group: the server stops us in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=args.log_level or logging.WARNING, format=LOG_FORMAT)
-    _watch_parent(args.parent_pid, wake, stopping)
+    if not die_with_parent(args.parent_pid):
+        # Only where the kernel cannot kill us with the server: a watching thread makes the
+        # executor start its pool from a fork server, whose workers a SIGKILL would orphan.
+        # Single-threaded, the pool is forked from this process and its workers die with it.
+        _watch_parent(args.parent_pid, wake, stopping)
     paths = DataPaths(args.settings.data_dir).create()
     with only_runner(paths.runner_lock, stopping) as held:
         if not held:
