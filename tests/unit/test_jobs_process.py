@@ -1,9 +1,11 @@
-"""The runner in a child process: it completes jobs it is woken for, stops when asked, and waits
-while another runner holds the data directory's lock."""
+"""The runner in a child process: it completes jobs it is woken for, stops when asked, waits
+while another runner holds the data directory's lock, and is started again if it dies."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -123,3 +125,24 @@ def test_a_runner_stopped_while_waiting_for_the_lock_exits(service: Service) -> 
 
 def test_stop_before_start_does_nothing(service: Service) -> None:
     RunnerProcess(service.settings, CODECS, echo_executor).stop()
+
+
+def test_a_runner_that_died_is_started_again(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("geobatch.jobs.process.RESTART_SECONDS", 0.0)
+    runner = RunnerProcess(service.settings, CODECS, echo_executor)
+    service.service.on_new_job = runner.wake
+    with runner:
+        assert not runner.ensure_running()  # alive: nothing to do
+        first = runner.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)  # as the OOM killer would
+        deadline = time.monotonic() + 10
+        while runner.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runner.ensure_running()
+        assert runner.pid != first and runner.is_alive()
+        job_id = service.submit("a\nb\n")
+        service.wait_for(job_id, JobStatus.COMPLETED)
+    assert not runner.is_alive() and not runner.ensure_running()  # stopped: stays stopped

@@ -5,6 +5,7 @@ errors are answered in its own envelope, see :mod:`geobatch.api.farm_errors`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import urllib.parse
@@ -137,6 +138,17 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
+RUNNER_CHECK_SECONDS = 2.0
+
+
+async def _supervise(runner: RunnerProcess) -> None:
+    """Restart the job runner if it dies while the server runs (in the event loop's thread,
+    which lives as long as the server, as :meth:`RunnerProcess.start` needs)."""
+    while True:
+        await asyncio.sleep(RUNNER_CHECK_SECONDS)
+        runner.ensure_running()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -158,9 +170,11 @@ def create_app(
         app.state.farm = FarmService(store, settings, on_new_job=runner.wake)
         logging.getLogger("uvicorn.access").addFilter(RedactKeys())
         runner.start()
+        supervisor = asyncio.create_task(_supervise(runner))
         try:
             yield
         finally:
+            supervisor.cancel()
             runner.stop()
             store.close()
 

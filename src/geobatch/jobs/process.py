@@ -19,7 +19,9 @@ shutdown through two ``multiprocessing`` events. Exactly one runner works on a d
   forked by the runner do not inherit it.
 
 SIGTERM sent to the child alone ends it at once; that is safe (each chunk of answers is one
-transaction), and the server stops it gracefully by the event instead.
+transaction), and the server stops it gracefully by the event instead. A child that dies while
+the server runs is started again (:meth:`RunnerProcess.ensure_running`, called periodically by
+the server).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +53,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 STOP_SECONDS = 30.0  # to finish the chunks in hand before the runner is killed
 LOCK_POLL_SECONDS = 0.5
 PARENT_POLL_SECONDS = 0.5
+RESTART_SECONDS = 5.0  # the least time between two starts of a runner that keeps dying
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +85,18 @@ class RunnerProcess:
         # which skips it: multiprocessing's resource tracker would report them as leaked).
         self._wake: Flag | None = wake
         self._stopping: Flag | None = stopping
-        args = _ChildArgs(
+        self._context = context
+        self._args = _ChildArgs(
             settings, codecs, executor_factory, os.getpid(), logging.getLogger().level
         )
-        self._process = context.Process(
-            target=_child_main, args=(args, wake, stopping), name="geobatch-jobs"
+        self._process = self._new_process()
+        self._started = 0.0
+
+    def _new_process(self) -> multiprocessing.process.BaseProcess:
+        return self._context.Process(
+            target=_child_main,
+            args=(self._args, self._wake, self._stopping),
+            name="geobatch-jobs",
         )
 
     @property
@@ -100,8 +111,30 @@ class RunnerProcess:
         return self._process.exitcode
 
     def start(self) -> None:
+        """Start the child. Call from a thread that lives as long as the server (its main
+        thread): on Linux the child is killed when the thread that started it ends."""
         self._process.start()
+        self._started = time.monotonic()
         log.info("job runner started (process %s)", self._process.pid)
+
+    def ensure_running(self) -> bool:
+        """Start a new child when the last one died without being stopped (killed by the OOM
+        killer, say), at most once every :data:`RESTART_SECONDS`; True when one was started.
+
+        Without this the server would go on accepting jobs that nobody runs. Same thread rule
+        as :meth:`start`.
+        """
+        if self._wake is None or self._process.pid is None or self._process.is_alive():
+            return False  # stopped, never started, or running
+        if time.monotonic() - self._started < RESTART_SECONDS:
+            return False
+        log.error(
+            "the job runner exited unexpectedly (exit code %s); starting a new one",
+            self._process.exitcode,
+        )
+        self._process = self._new_process()
+        self.start()
+        return True
 
     def wake(self) -> None:
         """A job was created: look for work now rather than at the next tick."""
