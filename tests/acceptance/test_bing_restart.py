@@ -1,5 +1,5 @@
 """A server killed with SIGKILL in the middle of a job continues it after a restart on the same
-data directory, and every row comes out exactly once."""
+data directory, and every row comes out exactly once; its job runner process dies with it."""
 
 from __future__ import annotations
 
@@ -24,7 +24,14 @@ STREETS = ("Hauptstrasse", "Kirchweg", "Bahnhofstraße", "Nowhere Lane")
 def small_chunk_server(
     tmp_path_factory: pytest.TempPathFactory, acceptance_index: Path
 ) -> Iterator[Server]:
-    running = start_server(tmp_path_factory, acceptance_index, ("crash",), GEOBATCH_CHUNK_SIZE="25")
+    # Two workers: the pool's processes must die with the server too.
+    running = start_server(
+        tmp_path_factory,
+        acceptance_index,
+        ("crash",),
+        GEOBATCH_CHUNK_SIZE="25",
+        GEOBATCH_WORKERS="2",
+    )
     yield running
     running.stop()
 
@@ -37,6 +44,34 @@ def _job() -> bytes:
             f"{i}|{STREETS[i % 4]} {i % 97 + 1}, {'Oberdorf' if i % 2 else 'Unterdorf'} {i}"
         )
     return ("\n".join(lines) + "\n").encode()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += children - found
+            found |= children
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` that still run (zombies count as gone)."""
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running
 
 
 def _ids(data: bytes) -> list[str]:
@@ -57,7 +92,14 @@ def test_sigkill_mid_job_then_restart_completes_every_row_once(
             break
         time.sleep(0.01)
     assert current.status == "Pending" and 0 < current.processed < ROWS, current
+    assert server.process is not None
+    helpers = _descendants(server.process.pid)  # the job runner, its workers, mp's helpers
+    assert len(helpers) >= 3
     server.kill()
+    deadline = time.monotonic() + 10
+    while _alive(helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(helpers), "the job runner or its workers outlived the server's SIGKILL"
 
     server.restart()
     job_url = f"{server.base}/REST/v1/dataflows/Geocode/{job_id}"

@@ -74,6 +74,52 @@ def test_a_job_runs_to_completion(harness: Harness) -> None:
     assert not harness.runner.run_once()  # nothing left to do
 
 
+def test_result_files_are_written_before_the_job_is_completed(harness: Harness) -> None:
+    job_id = harness.submit("a\nfail\nb\n")
+    paths = harness.service.paths
+    completed = harness.store.complete
+
+    def check_files_then_complete(job_id: str, now: float, expires: float) -> None:
+        assert paths.result_file(job_id, "succeeded").exists()
+        assert paths.result_file(job_id, "failed").exists()
+        completed(job_id, now, expires)
+
+    harness.store.complete = check_files_then_complete  # type: ignore[method-assign]
+    harness.runner.run_once()
+    ready = {o: paths.result_file(job_id, o).read_bytes() for o in ("succeeded", "failed")}
+    left = sorted(f.name for f in paths.results(job_id).iterdir())
+    assert left == ["failed", "succeeded"]  # and no temporary files
+    for outcome, data in ready.items():
+        paths.result_file(job_id, outcome).unlink()
+        _, path = harness.service.result_file(harness.key, job_id, outcome)  # rendered now
+        assert path.read_bytes() == data
+
+
+def test_only_outcomes_with_rows_get_a_file(harness: Harness) -> None:
+    job_id = harness.submit("a\nb\n")
+    harness.runner.run_once()
+    paths = harness.service.paths
+    assert paths.result_file(job_id, "succeeded").exists()
+    assert not paths.result_file(job_id, "failed").exists()
+
+
+def test_a_result_file_that_cannot_be_written_is_rendered_on_request(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = harness.submit("a\nb\n")
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("geobatch.jobs.runner.render_result", disk_full)
+    harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.COMPLETED
+    assert not harness.service.paths.result_file(job_id, "succeeded").exists()
+    _, path = harness.service.result_file(harness.key, job_id, "succeeded")
+    assert path.read_text() == "0|0|OK|a\n1|1|OK|b\n"
+
+
 def test_unreadable_file_aborts_with_reason(harness: Harness) -> None:
     job_id = harness.submit("!unreadable\na\n")
     harness.runner.run_once()

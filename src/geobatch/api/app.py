@@ -5,6 +5,7 @@ errors are answered in its own envelope, see :mod:`geobatch.api.farm_errors`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import urllib.parse
@@ -27,7 +28,8 @@ from geobatch.formats.bing import BingCodec, render_error
 from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated
 from geobatch.jobs.farm import FarmService
 from geobatch.jobs.paths import DataPaths
-from geobatch.jobs.runner import ExecutorFactory, JobRunner
+from geobatch.jobs.process import RunnerProcess
+from geobatch.jobs.runner import ExecutorFactory
 from geobatch.jobs.service import JobService, clean_up_after_crash
 from geobatch.jobs.store import JobStore
 
@@ -136,13 +138,25 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
+RUNNER_CHECK_SECONDS = 2.0
+
+
+async def _supervise(runner: RunnerProcess) -> None:
+    """Restart the job runner if it dies while the server runs (in the event loop's thread,
+    which lives as long as the server, as :meth:`RunnerProcess.start` needs)."""
+    while True:
+        await asyncio.sleep(RUNNER_CHECK_SECONDS)
+        runner.ensure_running()
+
+
 def create_app(
     settings: Settings,
     *,
     codecs: Mapping[str, BatchCodec] | None = None,
     executor_factory: ExecutorFactory | None = None,
 ) -> FastAPI:
-    """The server application; the job runner runs while the application is up."""
+    """The server application; the job runner works in a child process while the application is
+    up (``executor_factory``, if given, must be picklable: it is sent to that process)."""
     codecs = codecs or {bing.KIND: BingCodec()}
 
     @asynccontextmanager
@@ -150,15 +164,17 @@ def create_app(
         paths = DataPaths(settings.data_dir).create()
         store = JobStore(paths.database)
         clean_up_after_crash(paths, store)  # before any request: nothing is in flight yet
-        runner = JobRunner(store, settings, codecs, executor_factory)
+        runner = RunnerProcess(settings, codecs, executor_factory)
         app.state.settings = settings
         app.state.service = JobService(store, settings, codecs, on_new_job=runner.wake)
         app.state.farm = FarmService(store, settings, on_new_job=runner.wake)
         logging.getLogger("uvicorn.access").addFilter(RedactKeys())
         runner.start()
+        supervisor = asyncio.create_task(_supervise(runner))
         try:
             yield
         finally:
+            supervisor.cancel()
             runner.stop()
             store.close()
 

@@ -616,6 +616,7 @@ def serve_command(
     import uvicorn
 
     from geobatch.api.app import create_app
+    from geobatch.jobs.process import LOG_FORMAT
 
     settings = state.settings.with_changes(
         index_dir=state.index_dir(index_dir),
@@ -623,9 +624,7 @@ def serve_command(
         workers=workers or state.settings.workers,
     )
     _ensure_builtin(settings.index_dir)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # the job runner logs alike
     click.echo(
         f"geobatch: serving on http://{host}:{port} (index {settings.index_dir}, "
         f"data {settings.data_dir}, {settings.workers} workers)",

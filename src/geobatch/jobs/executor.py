@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Protocol, TypeVar
 
+from geobatch.jobs.lifeline import die_with_parent
 from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
 
 Kind = Literal["forward", "reverse"]
@@ -95,13 +96,18 @@ WORKER_NICENESS = 15
 
 
 def _init_worker(opener: OpenGeocoder, index_dir: Path) -> None:
-    """Pool initializer: leave Ctrl-C to the parent, and open the index once for this process.
+    """Pool initializer: leave Ctrl-C to the parent, die with the parent, and open the index once
+    for this process.
 
     A failure to open is kept and raised by each task rather than here: an initializer that
     raises breaks the whole pool and prints a traceback from every worker.
     """
     global _worker_geocoder, _worker_open_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (SIGKILL, OOM) cannot shut its pool down: without this the
+    # workers would idle for ever, each holding an index in memory. (With a fork server as
+    # parent, it exits when its own parent dies, and so these follow.)
+    die_with_parent()
     # Batch work yields to the process that answers people: the server's status requests
     # (or the CLI's progress bar) stay quick while every core is geocoding.
     with contextlib.suppress(OSError):

@@ -19,6 +19,11 @@ class DataPaths:
         return self.root / "jobs.sqlite"
 
     @property
+    def runner_lock(self) -> Path:
+        """Locked by the one job runner working on this data directory."""
+        return self.root / "runner.lock"
+
+    @property
     def incoming(self) -> Path:
         """Bodies being received (not yet jobs); anything left here after a crash is junk."""
         return self.root / "incoming"

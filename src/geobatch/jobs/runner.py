@@ -7,6 +7,8 @@ answer yet, and each chunk's answers and counts are committed together. A file t
 read at all aborts its job with the reason and keeps no rows: never a silently partial result.
 
 Jobs run one at a time, oldest first; the parallelism is inside a job (the executor's pool).
+The server runs the runner in a process of its own (:mod:`geobatch.jobs.process`); tests call
+:meth:`JobRunner.run_once` inline.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from geobatch.jobs.executor import Kind, LocalExecutor, Request, chunked
 from geobatch.jobs.keys import usage_day
 from geobatch.jobs.kinds import PREPAID_KINDS, stored_row_outcome
 from geobatch.jobs.paths import DataPaths
+from geobatch.jobs.results import render_result
 from geobatch.jobs.store import Job, JobStore, RowAnswer
 from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
 
@@ -53,6 +56,19 @@ class ChunkExecutor(Protocol):
     ) -> Generator[list[Answer], None, None]: ...
 
 
+class Flag(Protocol):
+    """An event the runner waits on: ``threading.Event``, or ``multiprocessing.Event`` when the
+    runner works in another process than the one that wakes and stops it."""
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 ExecutorFactory = Callable[[], ChunkExecutor]
 OutcomeOf = Callable[[BatchRow, Answer], Outcome]
 
@@ -73,7 +89,12 @@ MAX_JOB_ATTEMPTS = 5
 
 
 class JobRunner:
-    """Process jobs from ``store``; :meth:`start` runs it in a thread, :meth:`run_once` inline."""
+    """Process jobs from ``store``: :meth:`run_forever` until stopped (:meth:`start` does that in
+    a thread), or :meth:`run_once` inline.
+
+    ``wake`` and ``stopping`` are the events :meth:`wake` and :meth:`stop` set; pass
+    ``multiprocessing`` events to wake and stop a runner working in another process.
+    """
 
     def __init__(
         self,
@@ -82,6 +103,9 @@ class JobRunner:
         codecs: Mapping[str, BatchCodec],
         executor_factory: ExecutorFactory | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        wake: Flag | None = None,
+        stopping: Flag | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -89,8 +113,8 @@ class JobRunner:
         self.codecs = codecs
         self.executor_factory = executor_factory or local_executor_factory(settings)
         self.clock = clock
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._wake: Flag = threading.Event() if wake is None else wake
+        self._stopping: Flag = threading.Event() if stopping is None else stopping
         self._thread: threading.Thread | None = None
         self._executor: ChunkExecutor | None = None
         self._last_sweep = 0.0
@@ -99,7 +123,7 @@ class JobRunner:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="geobatch-jobs", daemon=True)
+        self._thread = threading.Thread(target=self.run_forever, name="geobatch-jobs", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
@@ -113,9 +137,14 @@ class JobRunner:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self.close()
+
+    def close(self) -> None:
+        """Shut the executor's pool down (after :meth:`run_forever` has returned)."""
         self._close_executor()
 
-    def _loop(self) -> None:
+    def run_forever(self) -> None:
+        """Work until stopped: jobs as they come (woken by :meth:`wake`), the sweep when due."""
         while not self._stopping.is_set():
             try:
                 self.sweep_if_due()
@@ -178,10 +207,40 @@ class JobRunner:
         self.store.start_processing(job.id)
         job = self.store.get_job(job.id) or job
         self._geocode(job, stored_row_outcome if codec is None else codec.outcome)
-        if not self._stopping.is_set() and self.store.count_unanswered(job.id) == 0:
-            now = self.clock()
-            self.store.complete(job.id, now, now + self.settings.retention_days * DAY)
-            log.info("job %s completed", job.id)
+        if self._stopping.is_set() or self.store.count_unanswered(job.id) != 0:
+            return
+        if codec is not None and not self._render_results(job.id, codec):
+            return
+        now = self.clock()
+        self.store.complete(job.id, now, now + self.settings.retention_days * DAY)
+        log.info("job %s completed", job.id)
+
+    def _render_results(self, job_id: str, codec: BatchCodec) -> bool:
+        """Write the finished job's result files, so its downloads stream ready files; False
+        when stopping (the job completes after the restart).
+
+        A file that cannot be written now (the disk full) is left out: the download renders
+        it on request, as it would any missing file, rather than the job failing.
+        """
+        job = self.store.get_job(job_id)
+        if job is None:
+            return False
+        counts: tuple[tuple[Outcome, int], ...] = (
+            ("succeeded", job.succeeded),
+            ("failed", job.failed),
+        )
+        for outcome, count in counts:
+            if self._stopping.is_set():
+                return False
+            if count == 0:
+                continue
+            try:
+                render_result(
+                    self.store, codec, job, outcome, self.paths.result_file(job.id, outcome)
+                )
+            except Exception:
+                log.exception("job %s: the %s file could not be written now", job.id, outcome)
+        return True
 
     def _abort(self, job: Job, message: str) -> None:
         now = self.clock()

@@ -6,7 +6,6 @@ whose message can be shown to the caller as it is.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterable, Callable, Mapping
@@ -20,6 +19,7 @@ from geobatch.jobs import uploads
 from geobatch.jobs.errors import BadJobRequest, JobNotFound
 from geobatch.jobs.keys import authenticate, check_quota
 from geobatch.jobs.paths import DataPaths
+from geobatch.jobs.results import render_result
 from geobatch.jobs.store import ApiKey, Job, JobLimitsCheck, JobStatus, JobStore
 
 DAY = 86_400.0
@@ -171,7 +171,8 @@ class JobService:
     def result_file(
         self, key: ApiKey, job_id: str, outcome: Outcome, kind: str | None = None
     ) -> tuple[Job, Path]:
-        """The rendered ``succeeded`` or ``failed`` file of a completed job (cached on disk).
+        """The rendered ``succeeded`` or ``failed`` file of a completed job (written by the runner
+        at completion; rendered here when missing).
 
         The file can be deleted by the sweep at any moment after this returns; to serve it,
         use :meth:`open_result`.
@@ -219,15 +220,7 @@ class JobService:
         )
 
     def _render(self, job: Job, outcome: Outcome, path: Path) -> None:
-        assert job.header is not None
         codec = self.codecs.get(job.kind)
         if codec is None:
             raise JobNotFound(f"job {job.id} has no result files: it is a {job.kind} job")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with tmp.open("wb") as out:
-                codec.encode(out, job.header, self.store.result_rows(job.id, outcome), outcome)
-            os.replace(tmp, path)  # two renderings at once both write whole files
-        finally:
-            tmp.unlink(missing_ok=True)
+        render_result(self.store, codec, job, outcome, path)
