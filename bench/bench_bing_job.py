@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from geobatch import native
 from geobatch.index.build import ensure_builtin, import_source
 from geobatch.sources.osm import OsmSource
 from geobatch.sources.records import AddressRecord
@@ -102,6 +103,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--index", type=Path, default=None, help="reuse an index built before")
     args = parser.parse_args()
+    print(f"engine: {native.describe()}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         index = args.index or tmp / "index"
