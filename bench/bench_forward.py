@@ -313,7 +313,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
             records, min(args.limit, len(records))
         )
         t0 = time.perf_counter()
-        geocoder = Geocoder.open(work / label)
+        geocoder = Geocoder.open(work / label).prepare(reverse=False)
         load_s = time.perf_counter() - t0
         for name in SETS:
             rng = random.Random(f"{args.seed}-{label}-{name}")
@@ -332,7 +332,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
 def flat_cost(work: Path, queries: list[Query]) -> None:
     print("\nquery cost as the index grows (Liechtenstein clean set, best of 2 runs):")
     for label in ("liechtenstein", "combined"):
-        geocoder = Geocoder.open(work / label)
+        geocoder = Geocoder.open(work / label).prepare(reverse=False)
         (_, first), (answers, second) = run_set(geocoder, queries), run_set(geocoder, queries)
         near = sum(distance(a.best, q.truth) <= 50 for q, a in zip(queries, answers, strict=True))
         rate, share = len(queries) / min(first, second), near / len(queries)

@@ -47,7 +47,7 @@ def main() -> None:
         summary = import_source(index, OsmSource(pbf))
         import_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        geocoder = Geocoder.open(index)
+        geocoder = Geocoder.open(index).prepare()
         load_s = time.perf_counter() - t0
         truth = [r for r in OsmSource(pbf).read() if isinstance(r, AddressRecord) and r.street]
         if args.limit:

@@ -81,6 +81,9 @@ def test_query_tokens(text: str, tokens: list[str]) -> None:
         ("12-14", "12-14", 12, True),
         ("203-06", "203-06", 203, True),
         ("12/3", "12/3", 12, True),
+        # Marks a query's words cannot hold (the Iceland register's "19*") are not in the key.
+        ("19*", "19", 19, False),
+        ("5.", "5", 5, False),
         ("Hauptstrasse", "hauptstrasse", None, False),
     ],
 )

@@ -33,6 +33,17 @@ class Geocoder:
     def open(cls, index_dir: Path) -> Geocoder:
         return cls(load_index(index_dir))
 
+    def prepare(self, forward: bool = True, reverse: bool = True) -> Geocoder:
+        """Build the structures made on first need (typo indexes, areas, reverse trees) now,
+        so that batch timings and the first rows do not include them. Returns self."""
+        if forward:
+            self.vocab.prepare()
+        if reverse:
+            self._reverse_engine()
+        gc.collect()
+        gc.freeze()  # they live as long as the geocoder
+        return self
+
     @property
     def sources(self) -> list[str]:
         return list(self.vocab.data.sources)

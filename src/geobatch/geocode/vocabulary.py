@@ -18,7 +18,7 @@ from geobatch.geocode.fuzzy import FuzzyKeys
 from geobatch.index.read import IndexData, StreetRow
 from geobatch.index.schema import BUILTIN_NAME
 from geobatch.text.abbreviations import name_key, name_keys, token_forms
-from geobatch.text.housenumbers import housenumber_int
+from geobatch.text.housenumbers import housenumber_int, normalize_housenumber
 from geobatch.text.normalize import tokenize
 from geobatch.text.postcodes import postcode_key
 
@@ -101,6 +101,15 @@ class Vocabulary:
     # Street rows by the name keys of the streets of one postcode / one locality (see areas()).
     _postcode_areas: dict[str, Area] | None = None
     _locality_areas: dict[str, Area] | None = None
+    _built: tuple[FuzzyKeys, ...] = ()
+
+    def prepare(self) -> None:
+        """Build now what forward geocoding otherwise builds on first need (the typo indexes,
+        the postcode and locality areas): a batch then pays for them at load, not in the
+        middle of its first rows."""
+        self.postcode_area("")
+        self.locality_area("")
+        self._built = (self.street_fuzzy, self.place_fuzzy, self.street_word_fuzzy)
 
     def postcode_area(self, key: str) -> Area | None:
         """The streets of the postcode with this key, unless it has too many to narrow a search."""
@@ -172,7 +181,8 @@ class Vocabulary:
         numbers: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         pcs: list[set[str]] = [set() for _ in data.streets]
         for a, (street, hn) in enumerate(zip(data.addr_street, data.addr_hn_key, strict=True)):
-            numbers[street][hn].append(a)
+            # Normalised again: an index imported before a change of the rule still matches.
+            numbers[street][normalize_housenumber(hn)].append(a)
             code = data.addr_postcode[a]
             if code:
                 pcs[street].add(postcode_key(code))

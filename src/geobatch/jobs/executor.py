@@ -45,7 +45,8 @@ OpenGeocoder = Callable[[Path], BatchGeocoder]
 def _open_index(index_dir: Path) -> BatchGeocoder:
     from geobatch.geocode.geocoder import Geocoder
 
-    return Geocoder.open(index_dir)
+    # Built before the first chunk: a worker's first rows should not wait for its typo indexes.
+    return Geocoder.open(index_dir).prepare()
 
 
 # How executors open a geocoder. Tests replace it with a top-level (picklable) fake factory;
