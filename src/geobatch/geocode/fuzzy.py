@@ -55,16 +55,18 @@ def nearest_keys(key: str, choices: Sequence[str], edits: int) -> list[tuple[str
 
 
 def _letter_mask(key: str) -> int:
-    """The set of characters of ``key`` as bits: a-z and 0-9 each their own, the rest one."""
+    """The set of characters of ``key`` as 32 bits: a-z each their own, digits two to a bit,
+    the rest one. Sound for any mapping (a shared bit only weakens the filter); 32 bits rather
+    than 64 make the filter's pass over tens of thousands of keys about half as dear."""
     mask = 0
     for ch in key:
         o = ord(ch)
         if 97 <= o <= 122:
             mask |= 1 << (o - 97)
         elif 48 <= o <= 57:
-            mask |= 1 << (o - 48 + 26)
+            mask |= 1 << (26 + (o - 48) // 2)
         else:
-            mask |= 1 << 62  # sound for any mapping: a shared bit only weakens the filter
+            mask |= 1 << 31
     return mask
 
 
@@ -81,8 +83,8 @@ class FuzzyKeys:
         ordered = sorted({k for k in keys if len(k) >= 5}, key=lambda k: (len(k), k))
         self._lengths = [len(k) for k in ordered]
         self._keys: npt.NDArray[np.object_] = np.array(ordered, dtype=object)
-        self._masks: npt.NDArray[np.uint64] = np.array(
-            [_letter_mask(k) for k in ordered], dtype=np.uint64
+        self._masks: npt.NDArray[np.uint32] = np.array(
+            [_letter_mask(k) for k in ordered], dtype=np.uint32
         )
         self._found: dict[tuple[str, int], tuple[tuple[str, int], ...]] = {}
 
@@ -104,7 +106,7 @@ class FuzzyKeys:
         lo = bisect_left(self._lengths, len(key) - edits)
         hi = bisect_right(self._lengths, len(key) + edits)
         if hi - lo >= _FILTER_MIN:
-            mask = np.uint64(_letter_mask(key))
+            mask = np.uint32(_letter_mask(key))
             near = np.flatnonzero(np.bitwise_count(self._masks[lo:hi] ^ mask) <= 2 * edits)
             choices: list[str] = self._keys[lo + near].tolist()
         else:
