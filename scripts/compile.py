@@ -34,11 +34,12 @@ class Tree:
         self.modules: tuple[str, ...] = self.native.NATIVE_MODULES
 
     def clean(self) -> int:
+        """Remove every compiled file of the package, listed today or not (a copy left from an
+        older list would still be imported in place of its source)."""
         removed = 0
-        for module in self.modules:
-            for path in self.native.extensions_of(module):
-                path.unlink()
-                removed += 1
+        for path in self.native.compiled_files(self.src / "geobatch"):
+            path.unlink()
+            removed += 1
         for shared in self.src.glob("*__mypyc.*"):  # the group's shared library
             shared.unlink()
             removed += 1
@@ -65,6 +66,8 @@ class Tree:
             self.clean()
             tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
             print("\n".join(tail), file=sys.stderr)
+            if "No module named 'setuptools'" in done.stderr + done.stdout:
+                print("setuptools is missing: pip install setuptools", file=sys.stderr)
             return False
         return True
 

@@ -51,15 +51,27 @@ def extensions_of(module: str, package_dir: Path = PACKAGE_DIR) -> list[Path]:
     ]
 
 
+def compiled_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """Every compiled module file in the package, listed in NATIVE_MODULES or not."""
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    return sorted(p for p in package_dir.rglob("*") if p.name.endswith(suffixes))
+
+
 def stale_modules(package_dir: Path = PACKAGE_DIR) -> list[str]:
-    """Modules whose compiled copy is older than their source: Python would import the copy,
-    so an edit (or a ``git pull``) would silently not count."""
+    """Modules whose compiled copy is older than their source, or that are no longer meant to
+    be compiled: Python would import the copy, so an edit (or a ``git pull``) would silently
+    not count."""
     stale = []
     for module in NATIVE_MODULES:
         source = source_of(module, package_dir)
         built = extensions_of(module, package_dir)
         if built and source.exists() and source.stat().st_mtime > built[0].stat().st_mtime:
             stale.append(module)
+    listed = {p for m in NATIVE_MODULES for p in extensions_of(m, package_dir)}
+    for path in compiled_files(package_dir):
+        if path not in listed:
+            relative = path.relative_to(package_dir.parent)
+            stale.append(".".join((*relative.parts[:-1], relative.name.split(".")[0])))
     return stale
 
 

@@ -63,3 +63,14 @@ def test_the_engine_runs_compiled_where_required() -> None:
         importlib.import_module(module)
     assert native.loaded_compiled() == list(native.NATIVE_MODULES)
     assert native.stale_modules() == []
+
+
+def test_a_compiled_file_no_longer_listed_is_stale(tmp_path: Path) -> None:
+    """A copy left by an older list (or another branch) would be imported in place of its
+    source: it is reported like a stale one."""
+    package = _fake_package(tmp_path)
+    (package / "jobs").mkdir()
+    (package / "jobs" / "runner.py").write_text("# source\n")
+    (package / "jobs" / f"runner{SUFFIX}").write_bytes(b"")
+    assert native.stale_modules(package) == ["geobatch.jobs.runner"]
+    assert native.compiled_files(package) == [package / "jobs" / f"runner{SUFFIX}"]

@@ -84,6 +84,8 @@ def test_query_tokens(text: str, tokens: list[str]) -> None:
         # Marks a query's words cannot hold (the Iceland register's "19*") are not in the key.
         ("19*", "19", 19, False),
         ("5.", "5", 5, False),
+        ("4.1", "4.1", 4, False),  # marks inside a number are kept: "41" is another number
+        ("12+14", "12+14", 12, False),
         ("Hauptstrasse", "hauptstrasse", None, False),
     ],
 )

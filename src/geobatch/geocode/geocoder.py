@@ -120,7 +120,10 @@ class Geocoder:
     def _reverse_engine(self) -> ReverseEngine:
         if self._reverse is None:
             self._reverse = ReverseEngine(self.vocab)
-            gc.freeze()  # its trees and arrays live as long as the geocoder
+            # Its trees and arrays live as long as the geocoder: out of the collector's sight.
+            # Collected first, so that no garbage of the moment is frozen with them.
+            gc.collect()
+            gc.freeze()
         return self._reverse
 
 

@@ -9,8 +9,10 @@ from functools import lru_cache
 HOUSENUMBER = re.compile(r"^\d{1,6}[a-z]?(?:[-/]\d{1,5}[a-z]?)?$")
 _LEADING_INT = re.compile(r"^(\d+)")
 _SPACES_IN_NUMBER = re.compile(r"(?<=\d)\s*([-/])\s*(?=\d)|(?<=\d)\s+(?=[a-z](?![a-z0-9]))")
-# What a query's words never hold (they are split at punctuation): "19*" is asked for as "19".
-_NOT_IN_QUERY_WORDS = re.compile(r"[^\w/-]|_")
+# Marks before or after a number that a query's words never hold (they are split at
+# punctuation): "19*" is asked for as "19". Marks inside ("4.1", "12+14") stay: dropping them
+# would make another number of them.
+_END_MARKS = re.compile(r"^[^\w]+|[^\w]+$")
 
 
 @lru_cache(maxsize=50_000)  # a batch writes the same few thousand numbers over and over
@@ -19,7 +21,7 @@ def normalize_housenumber(text: str) -> str:
     ``"19"`` (the same key a query's words make, so that no address is out of reach)."""
     folded = text.strip().lower()
     folded = _SPACES_IN_NUMBER.sub(lambda m: m.group(1) or "", folded)
-    return _NOT_IN_QUERY_WORDS.sub("", folded)
+    return _END_MARKS.sub("", folded.replace(" ", ""))
 
 
 def is_housenumber(token: str) -> bool:
