@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from geobatch.config import JobLimits
 from geobatch.jobs.errors import BadJobRequest, JobNotFound, LimitExceeded
 from geobatch.jobs.executor import Kind, Request
 from geobatch.jobs.keys import create_key
-from geobatch.jobs.runner import MAX_JOB_ATTEMPTS, JobRunner
+from geobatch.jobs.runner import MAX_JOB_ATTEMPTS, MAX_RUNNER_DEATHS, JobRunner
 from geobatch.jobs.service import JobService, NewJobRequest, clean_up_after_crash
 from geobatch.jobs.store import ApiKey, Job, JobStatus, JobStore
 from geobatch.model import Answer
@@ -374,3 +375,41 @@ def test_a_purge_between_rendering_and_opening_is_not_found(
     monkeypatch.setattr(service, "result_file", then_purge)
     with pytest.raises(JobNotFound, match="have expired"):
         service.open_result(harness.key, job_id, "succeeded")
+
+
+def test_a_job_the_runner_keeps_dying_on_is_aborted(harness: Harness) -> None:
+    """The runner process killed mid-job (out of memory, say) never reaches leave_job: after
+    MAX_RUNNER_DEATHS such attempts the job is aborted, and the queue behind it moves on."""
+    bad = harness.submit("a\nb\n")
+    good = harness.submit("c\n")
+    for _ in range(MAX_RUNNER_DEATHS):
+        harness.store.enter_job(bad)  # an attempt that never came back
+    assert harness.runner.run_once()
+    job = harness.store.get_job(bad)
+    assert job is not None and job.status is JobStatus.ABORTED
+    assert job.error_message and "stopped 3 times" in job.error_message
+    done = harness.store.get_job(good)
+    assert done is not None and done.status is JobStatus.COMPLETED
+
+
+def test_attempts_that_come_back_are_not_counted(harness: Harness) -> None:
+    job_id = harness.submit("a\n")
+    harness.store.enter_job(job_id)  # one death: the job is still tried
+    assert harness.runner.run_once()
+    job = harness.store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.COMPLETED
+    assert harness.store.enter_job(job_id) == 1  # the one death, no more
+
+
+def test_a_store_from_before_the_death_count_gets_it(tmp_path: Path) -> None:
+    path = settings_for(tmp_path).data_dir / "jobs.sqlite"
+    JobStore(path).close()
+    with sqlite3.connect(path) as con:
+        con.execute("ALTER TABLE jobs DROP COLUMN unfinished")  # as an older version made it
+        assert "unfinished" not in {r[1] for r in con.execute("PRAGMA table_info(jobs)")}
+    h = Harness(tmp_path)
+    try:
+        job_id = h.submit("a\n")
+        assert h.store.enter_job(job_id) == 0
+    finally:
+        h.close()

@@ -86,6 +86,11 @@ class TooManyEntities(InputError):
 
 # A job failing this many times in a row on the server's side is aborted.
 MAX_JOB_ATTEMPTS = 5
+# A job during which the runner process died this many times (killed for memory, crashed) is
+# aborted: its server restarts the runner, which would otherwise take the same job up again,
+# for ever, and the jobs queued behind it would never run. Counted in the store, so it holds
+# across runner and server restarts.
+MAX_RUNNER_DEATHS = 3
 
 
 class JobRunner:
@@ -197,7 +202,24 @@ class JobRunner:
         """Decode the job's file if it has one (by its kind's codec), then geocode its rows.
 
         A job created with its rows already stored (a Geocode.Farm batch) needs no codec.
+        An attempt that never returns here (the process died) is counted in the store.
         """
+        deaths = self.store.enter_job(job.id)
+        if deaths >= MAX_RUNNER_DEATHS:
+            self._abort(
+                job,
+                f"the job runner stopped {deaths} times while working on this job (out of "
+                "memory, or a crash); it is not tried again: split it into smaller jobs, or "
+                "tell the server's operator",
+            )
+            self.store.leave_job(job.id)
+            return
+        try:
+            self._process(job)
+        finally:
+            self.store.leave_job(job.id)
+
+    def _process(self, job: Job) -> None:
         codec = self.codecs.get(job.kind)
         if codec is None and not job.decoded:
             self._abort(job, f"this server has no codec for {job.kind!r} jobs")

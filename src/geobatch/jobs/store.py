@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     created REAL NOT NULL,
     completed REAL,
     expires REAL,                       -- results are deleted after this
-    purged INTEGER NOT NULL DEFAULT 0   -- 1 once the results are deleted
+    purged INTEGER NOT NULL DEFAULT 0,  -- 1 once the results are deleted
+    unfinished INTEGER NOT NULL DEFAULT 0 -- runner attempts that never came back (crashes)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key_id, created);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created);
@@ -209,6 +210,10 @@ class JobStore:
         con = self._connection()
         # executescript commits by itself; every statement is IF NOT EXISTS, so a re-run is safe.
         con.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        # A store made before a column existed gets it (ALTER TABLE ADD COLUMN keeps the rows).
+        columns = {row["name"] for row in con.execute("PRAGMA table_info(jobs)")}
+        if "unfinished" not in columns:
+            con.execute("ALTER TABLE jobs ADD COLUMN unfinished INTEGER NOT NULL DEFAULT 0")
 
     # --- connections -------------------------------------------------------------------------
 
@@ -382,6 +387,21 @@ class JobStore:
         return [_job(row) for row in rows]
 
     # --- decoding ----------------------------------------------------------------------------
+
+    def enter_job(self, job_id: str) -> int:
+        """The runner starts working on a job: returns how many earlier attempts never came
+        back (the runner was killed or crashed while on it; see :meth:`leave_job`)."""
+        with self.transaction() as con:
+            con.execute("UPDATE jobs SET unfinished = unfinished + 1 WHERE id = ?", (job_id,))
+            row = con.execute("SELECT unfinished FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return int(row[0]) - 1 if row else 0
+
+    def leave_job(self, job_id: str) -> None:
+        """The runner is done with a job for now, in whatever way Python saw it end."""
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE jobs SET unfinished = MAX(unfinished - 1, 0) WHERE id = ?", (job_id,)
+            )
 
     def start_processing(self, job_id: str) -> None:
         """A Pending job is being worked on (a decoded job skips :meth:`start_decode`)."""
