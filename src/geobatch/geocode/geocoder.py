@@ -24,10 +24,7 @@ class Geocoder:
     def __init__(self, data: IndexData) -> None:
         self.vocab = Vocabulary.build(data)
         self._reverse: ReverseEngine | None = None
-        # The index is hundreds of thousands of long-lived objects: move them out of the
-        # collector's sight, or every full collection during a batch walks them all again.
-        gc.collect()
-        gc.freeze()
+        _freeze_long_lived()
 
     @classmethod
     def open(cls, index_dir: Path) -> Geocoder:
@@ -38,10 +35,10 @@ class Geocoder:
         so that batch timings and the first rows do not include them. Returns self."""
         if forward:
             self.vocab.prepare()
-        if reverse:
-            self._reverse_engine()
-        gc.collect()
-        gc.freeze()  # they live as long as the geocoder
+        if reverse and self._reverse is None:
+            self._reverse_engine()  # freezes what was built so far as well
+        elif forward:
+            _freeze_long_lived()
         return self
 
     @property
@@ -120,10 +117,7 @@ class Geocoder:
     def _reverse_engine(self) -> ReverseEngine:
         if self._reverse is None:
             self._reverse = ReverseEngine(self.vocab)
-            # Its trees and arrays live as long as the geocoder: out of the collector's sight.
-            # Collected first, so that no garbage of the moment is frozen with them.
-            gc.collect()
-            gc.freeze()
+            _freeze_long_lived()
         return self._reverse
 
 
@@ -147,6 +141,14 @@ def _as_float(value: object) -> float:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return float("nan")
+
+
+def _freeze_long_lived() -> None:
+    """Move what exists now (the index and the structures built over it, which live as long as
+    the geocoder) out of the collector's sight, or every full collection during a batch walks
+    hundreds of thousands of objects again. Collected first, so no garbage is kept with them."""
+    gc.collect()
+    gc.freeze()
 
 
 @contextmanager

@@ -101,7 +101,6 @@ class Vocabulary:
     # Street rows by the name keys of the streets of one postcode / one locality (see areas()).
     _postcode_areas: dict[str, Area] | None = None
     _locality_areas: dict[str, Area] | None = None
-    _built: tuple[FuzzyKeys, ...] = ()
 
     def prepare(self) -> None:
         """Build now what forward geocoding otherwise builds on first need (the typo indexes,
@@ -109,7 +108,7 @@ class Vocabulary:
         middle of its first rows."""
         self.postcode_area("")
         self.locality_area("")
-        self._built = (self.street_fuzzy, self.place_fuzzy, self.street_word_fuzzy)
+        _ = (self.street_fuzzy, self.place_fuzzy, self.street_word_fuzzy)  # built on access
 
     def postcode_area(self, key: str) -> Area | None:
         """The streets of the postcode with this key, unless it has too many to narrow a search."""
