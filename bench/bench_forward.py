@@ -13,6 +13,8 @@ Per set: share of top results within 50/100 m of the record's point, share of mi
 flagged Ambiguous/UpHierarchy, wrong-High rate (High and >100 m off), addresses/s (geocode_batch
 over the set, index loaded once, loading not timed), and the baseline measured in the same run: an
 exact-match dictionary (key = the clean query lowercased) — its hit rate (within 50 m) and speed.
+Per region, the ceiling: where the data holds one address at several points far apart, no
+geocoder can know which record a query was made from; the most that can be within 50 m.
 
 Usage: python bench/bench_forward.py [--shared ../shared/data] [--limit 3000] [--seed 7]
        [--regions iceland,liechtenstein] [--no-combined] [--work DIR]
@@ -322,11 +324,32 @@ def run(args: argparse.Namespace, work: Path) -> None:
             report(label, name, queries, answers, seconds, points, misses)
             li_clean = queries if (label, name) == ("liechtenstein", "clean") else li_clean
         print(f"{'':<14}(index load {load_s:.1f} s, not timed; {len(records)} records)")
+        scattered, reachable = ceiling(sample, points, cc)
+        print(
+            f"{'':<14}{scattered:.2%} of the sample are addresses the data holds at points more "
+            f"than 50 m apart; the most any geocoder can place within 50 m: {reachable:.2%}"
+        )
         del geocoder
     print(f"\nreference: {NOMINATIM}")
     if combined:
         flat_cost(work, li_clean)
     print_misses(misses, args.examples)
+
+
+def ceiling(sample: list[AddressRecord], points: Points, cc: str) -> tuple[float, float]:
+    """Where the data holds one address (the same clean text) at several points, a query made
+    from one of them cannot say which: of the sample, the share of such addresses scattered
+    more than 50 m, and the share within 50 m of the best single answer for its text (the
+    point with the most of the others within 50 m, then the nearest to all: what the engine
+    gives, and the most often right when any of them may be the one meant)."""
+    scattered = reachable = 0
+    for r in sample:
+        group = points[clean_text(r, cc).lower()]
+        dist = [[haversine_m(a, b, c, d) for c, d in group] for a, b in group]
+        scattered += max(max(row) for row in dist) > 50
+        best = min(range(len(group)), key=lambda i: (-sum(x <= 50 for x in dist[i]), sum(dist[i])))
+        reachable += haversine_m(*group[best], r.lat, r.lon) <= 50
+    return scattered / len(sample), reachable / len(sample)
 
 
 def flat_cost(work: Path, queries: list[Query]) -> None:

@@ -132,19 +132,20 @@ class GeocodeRequest:
     max_results: int = 1
 
     def is_empty(self) -> bool:
-        return not any(
-            (v or "").strip()
-            for v in (
-                self.query,
-                self.address_line,
-                self.locality,
-                self.admin_district,
-                self.admin_district2,
-                self.postal_code,
-                self.postal_town,
-                self.country,
-            )
-        )
+        # Asked of every request of a batch: plain tests, no generator.
+        for v in (
+            self.query,
+            self.address_line,
+            self.locality,
+            self.admin_district,
+            self.admin_district2,
+            self.postal_code,
+            self.postal_town,
+            self.country,
+        ):
+            if v and not v.isspace():
+                return False
+        return True
 
 
 @value_type

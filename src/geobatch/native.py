@@ -23,6 +23,7 @@ NATIVE_MODULES = (
     "geobatch.text.housenumbers",
     "geobatch.text.postcodes",
     "geobatch.text.units",
+    "geobatch.index.geodesy",
     "geobatch.geocode.rules",
     "geobatch.geocode.fuzzy",
     "geobatch.geocode.vocabulary",

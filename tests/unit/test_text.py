@@ -8,7 +8,7 @@ from geobatch.text.abbreviations import name_key, name_keys
 from geobatch.text.housenumbers import housenumber_int, is_housenumber, normalize_housenumber
 from geobatch.text.normalize import fold, query_tokens
 from geobatch.text.postcodes import postcode_key, strip_country_prefix
-from geobatch.text.units import split_unit, strip_junk
+from geobatch.text.units import clean_line, split_unit, strip_junk
 
 
 @pytest.mark.parametrize(
@@ -123,6 +123,26 @@ def test_split_unit(text: str, rest: str, unit: str | None) -> None:
 )
 def test_strip_junk(text: str, clean: str) -> None:
     assert strip_junk(text) == clean
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Landstrasse 1",
+        "  Hafnargata   3 ",
+        "Ásólfsstaðir 2",
+        "c/o Jón Jónsson, Austurey 2 Top 11",
+        "C/O HANS JENSEN, Blesastaðir 3 #3A",
+        "PO Box 12, 10 Main St Apt 4B",
+        "ATTN: Billing, 1 Infinite Loop, Suite 100",
+        "Stockwell Road 12",  # "stock" is a unit word only before a number
+        "K\u212aLOSTERGASSE 4",  # the Kelvin sign folds to k: always searched
+        "\u0130STIKLAL CAD. 12 APT 3",
+    ],
+)
+def test_clean_line_is_strip_junk_then_split_unit(text: str) -> None:
+    """clean_line skips both searches for a line with no mark of either: same outcome."""
+    assert clean_line(text) == split_unit(strip_junk(text))
 
 
 @pytest.mark.parametrize(

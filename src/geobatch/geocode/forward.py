@@ -24,8 +24,8 @@ from geobatch.geocode.rules import (
     match_codes,
 )
 from geobatch.geocode.vocabulary import SETTLEMENT_KINDS, Vocabulary, locality_keys
+from geobatch.index.geodesy import EARTH_RADIUS_M, haversine_m
 from geobatch.index.read import PlaceRow, PostcodeRow, StreetRow
-from geobatch.index.spatial import EARTH_RADIUS_M, haversine_m
 from geobatch.model import (
     Address,
     Answer,
@@ -78,13 +78,12 @@ def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
     a = analyse(request, vocab)
     if not a.tokens:
         return Answer(ResultStatus.FAILED, reason="the request has no words or numbers to look up")
-    candidates = _street_candidates(a, vocab)
+    candidates = _street_candidates(a, vocab, prune=request.max_results <= 1)
     best_street = max((c.score for c in candidates), default=float("-inf"))
     # Places and postcodes can score at most PLACE_SCORE_CEILING: when a street reading beats
     # that by the ambiguity gap, they can be neither the answer nor its rival. Skip them.
     if request.max_results > 1 or (
-        best_street < PLACE_SCORE_CEILING + AMBIGUOUS_SCORE_GAP
-        and not any(_complete_address(a, c) for c in candidates)
+        best_street < _PLACE_SKIP and not any(_complete_address(a, c) for c in candidates)
     ):
         candidates += _place_candidates(a, vocab) + _postcode_candidates(a, vocab)
     if not candidates:
@@ -192,14 +191,84 @@ def _dedupe(ranked: list[Candidate]) -> list[Candidate]:
 # --- streets and addresses -------------------------------------------------------------------
 
 
-def _street_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
+def _street_candidates(a: Analysis, vocab: Vocabulary, prune: bool) -> list[Candidate]:
     best_span: dict[int, Span] = {}
     for span, row in a.street_spans:
         old = best_span.get(row)
         if old is None or _better_span(a.street_edits, span, old, row):
             best_span[row] = span
-    candidates = (_street_candidate(a, vocab, row, span) for row, span in best_span.items())
-    return [c for c in candidates if c is not None]
+    if not prune or len(best_span) < 2:
+        candidates = (_street_candidate(a, vocab, row, span) for row, span in best_span.items())
+        return [c for c in candidates if c is not None]
+    # One answer is asked for: a street whose score cannot come within the ambiguity gap of
+    # one already read can be neither the answer nor its rival, and need not be read (a name
+    # like Hafnargata is a street in twenty-six towns; the query names one). Rows are read in
+    # the order of their bounds; the survivors keep the order they had.
+    bounds = sorted(
+        (
+            (_street_bound(a, vocab, row, span), i)
+            for i, (row, span) in enumerate(best_span.items())
+        ),
+        key=lambda item: -item[0],
+    )
+    rows = list(best_span.items())
+    found: dict[int, Candidate] = {}
+    floor = float("-inf")  # the best score read so far of a candidate that can be the answer
+    # Whether geocode() will read no place or postcode, pruned or not: a street reading scores
+    # above them all or is a complete address. Only then may the rest go unread.
+    settled = False
+    for bound, i in bounds:
+        if settled and bound < floor - AMBIGUOUS_SCORE_GAP:
+            break
+        row, span = rows[i]
+        c = _street_candidate(a, vocab, row, span)
+        if c is None:
+            continue
+        found[i] = c
+        if _explains_enough(a, c):
+            floor = max(floor, c.score)
+            settled = settled or c.score >= _PLACE_SKIP or _complete_address(a, c)
+    return [found[i] for i in sorted(found)]
+
+
+# A street reading scoring this makes geocode() skip places and postcodes.
+_PLACE_SKIP = PLACE_SCORE_CEILING + AMBIGUOUS_SCORE_GAP
+
+
+def _street_bound(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> float:
+    """The most :func:`_street_candidate` can score for this row: every piece of evidence that
+    could be for it counted as if it were, overlaps and all."""
+    street = vocab.data.streets[row]
+    bound = WEIGHT["street"] + WEIGHT["typo_edit"] * a.street_edits.get((span, row), 0)
+    if a.numbers:
+        bound += WEIGHT["house_number"]
+    postcodes = vocab.street_postcodes[row]
+    for _, key in a.postcode_spans:
+        if key in postcodes:
+            bound += WEIGHT["postcode"]
+    localities = vocab.street_localities[row]
+    admins = vocab.street_admin[row]
+    for sp in a.context_spans:
+        if sp.key in localities:
+            bound += WEIGHT["locality"]
+        elif sp.key in admins:
+            bound += WEIGHT["admin"]
+    if localities and _typo_locality_spans(a):
+        bound += WEIGHT["locality"]
+    places = vocab.data.places
+    unknown_admin = not street.admin1
+    for sp, prows in a.place_readings:
+        best = 0.0
+        for p in prows:
+            outcome = _place_context(
+                places[p], sp, street.country_code, localities, admins, a, unknown_admin
+            )[0]
+            if outcome > best:
+                best = outcome
+                if best >= _BEST_PLACE_CONTEXT:
+                    break
+        bound += best
+    return bound
 
 
 def _better_span(edits: dict[tuple[Span, int], int], new: Span, old: Span, row: int) -> bool:
@@ -273,12 +342,15 @@ def _house_number(
         if rows:
             covered.update(range(start, end))
             rows = _same_postcode(vocab, rows, a)
+            spread = _spread_m(vocab, rows)
             chosen = _pick_unit(vocab, rows, a.unit)
+            if chosen < 0:
+                chosen = _central_row(vocab, rows) if spread > DUPLICATE_SPREAD_M else rows[0]
             data = vocab.data
             return _Number(
                 data.addr_number[chosen], float(data.addr_lat[chosen]),
                 float(data.addr_lon[chosen]), data.addr_postcode[chosen],
-                data.addr_unit[chosen], False, _spread_m(vocab, rows),
+                data.addr_unit[chosen], False, spread,
             )  # fmt: skip
     for start, end, key in options:
         guess = interpolate_number(vocab, row, key)
@@ -299,13 +371,41 @@ def _same_postcode(vocab: Vocabulary, rows: list[int], a: Analysis) -> list[int]
 
 
 def _pick_unit(vocab: Vocabulary, rows: list[int], unit: str | None) -> int:
+    """The row of the unit the query asks for, or -1."""
     if unit:
         wanted = "".join(ch for ch in unit.lower() if ch.isalnum())
         for r in rows:
             have = vocab.data.addr_unit[r]
             if have and "".join(ch for ch in have.lower() if ch.isalnum()).endswith(wanted[-3:]):
                 return r
-    return rows[0]
+    return -1
+
+
+# Points tried as the heart of one address's points (each is measured against all of them).
+_CENTRAL_MAX = 64
+
+
+def _central_row(vocab: Vocabulary, rows: list[int]) -> int:
+    """Of one address's points scattered wider than DUPLICATE_SPREAD_M (a farm's buildings, a
+    register's duplicates), the one with the most of the others within that distance, then
+    the nearest to all: the heart of the cluster rather than whichever the data lists first.
+    Were any of them the one meant, it is the point most often within that distance of it."""
+    key = tuple(rows)
+    known = vocab.central_rows.get(key)
+    if known is not None:
+        return known
+    lat = vocab.data.addr_lat
+    lon = vocab.data.addr_lon
+    points = [(float(lat[r]), float(lon[r])) for r in rows]
+    best = rows[0]
+    best_rank = (0, 0.0)
+    for r, (la, lo) in zip(rows[:_CENTRAL_MAX], points, strict=False):
+        dists = [haversine_m(la, lo, la2, lo2) for la2, lo2 in points]
+        rank = (-sum(1 for d in dists if d <= DUPLICATE_SPREAD_M), sum(dists))
+        if r == rows[0] or rank < best_rank:
+            best, best_rank = r, rank
+    vocab.central_rows[key] = best
+    return best
 
 
 def _street_result(

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-from geobatch.geocode.fuzzy import area_max_edits, nearest_keys
+from geobatch.geocode.fuzzy import area_max_edits, max_edits, nearest_keys
 from geobatch.geocode.vocabulary import Vocabulary
 from geobatch.model import GeocodeRequest
 from geobatch.text.abbreviations import key_of_tokens, token_forms
 from geobatch.text.housenumbers import is_housenumber, normalize_housenumber
 from geobatch.text.normalize import query_tokens
 from geobatch.text.postcodes import postcode_key, strip_country_prefix
-from geobatch.text.units import split_unit, strip_junk
+from geobatch.text.units import clean_line
 
 MAX_SPAN = 6
 
@@ -87,7 +87,7 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
         if role in _POSTCODE_ROLES:
             text = strip_country_prefix(text)
         if role in _STREET_ROLES:
-            text, found_unit = split_unit(strip_junk(text))
+            text, found_unit = clean_line(text)
             unit = unit or found_unit
         parts = text.split(",") if role in _STREET_ROLES else [text]
         for part in parts:
@@ -133,23 +133,37 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
     if not streets_found:
         for span in {span for span, _ in (*a.street_spans, *a.postcode_spans)}:
             street_explained.update(range(span.start, span.end))
+    wanted = {key for _, _, key in a.numbers}
     for start, end in a.groups:
         role = a.roles[start]
+        settled: set[int] = set()
         if role in _STREET_ROLES and not streets_found:
-            for i, j in _word_runs(a, start, end, street_explained):
-                span = Span(i, j, key_of_tokens(a.tokens[i:j]))
-                found = vocab.street_fuzzy.lookup(span.key) + _word_corrections(a, vocab, i, j)
-                for match, edits in found:
-                    for row in vocab.streets_by_key.get(match, ()):
-                        if (span, row) not in a.street_edits:
-                            a.street_spans.append((span, row))
-                            a.street_edits[(span, row)] = edits
+            spans = [
+                Span(i, j, key_of_tokens(a.tokens[i:j]))
+                for i, j in _word_runs(a, start, end, street_explained)
+            ]
+            # The streets of the postcode or town the query names come first: one of them
+            # that holds the query's house number is the street meant, and the run's words
+            # need not be looked up in the whole index, as a street or as a place.
+            for span in spans:
                 for row, edits in _area_corrections(a, vocab, span):
                     if (span, row) not in a.street_edits:
                         a.street_spans.append((span, row))
                         a.street_edits[(span, row)] = edits
+                    if wanted and not wanted.isdisjoint(vocab.numbers_by_street.get(row, ())):
+                        settled.update(span.tokens)
+            if not settled:
+                for span in spans:
+                    found = vocab.street_fuzzy.lookup(span.key)
+                    found += _word_corrections(a, vocab, span.start, span.end)
+                    for match, edits in found:
+                        for row in vocab.streets_by_key.get(match, ()):
+                            if (span, row) not in a.street_edits:
+                                a.street_spans.append((span, row))
+                                a.street_edits[(span, row)] = edits
         if role in _PLACE_ROLES:
-            for i, j in _word_runs(a, start, end, a.explained):
+            explained = a.explained | settled if settled else a.explained
+            for i, j in _word_runs(a, start, end, explained):
                 span = Span(i, j, key_of_tokens(a.tokens[i:j]))
                 for match, edits in vocab.place_fuzzy.lookup(span.key):
                     for row in vocab.places_by_key[match]:
@@ -159,9 +173,12 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
 
 def _area_corrections(a: Analysis, vocab: Vocabulary, span: Span) -> list[tuple[int, int]]:
     """Streets of the postcode or town the query names within the larger edit budget that
-    narrowing the search to them allows (``area_max_edits``): (street row, edits)."""
-    edits = area_max_edits(span.key)
-    if edits == 0 or span.key[0].isdigit():
+    narrowing the search to them allows (``area_max_edits``): (street row, edits).
+
+    A name that begins with a digit gets no more than anywhere (``max_edits``): one edit
+    more would turn "205th Street" into 200th and 207th, which are as real."""
+    edits = max_edits(span.key) if span.key[0].isdigit() else area_max_edits(span.key)
+    if edits == 0:
         return []
     areas = [vocab.postcode_area(key) for sp, key in a.postcode_spans if sp.start >= span.end]
     areas += [

@@ -72,6 +72,9 @@ class Vocabulary:
     # What query analysis found in a group of words, by (role, position, words): see
     # query._lookup_group. Bounded; holds plain values only.
     group_hits: dict[tuple[object, ...], object] = field(default_factory=dict)
+    # The point chosen among one address's scattered points, by their rows: see
+    # forward._central_row. One entry per such address asked for (a few thousand at most).
+    central_rows: dict[tuple[int, ...], int] = field(default_factory=dict)
 
     def number_values(self, street: int) -> dict[int, int]:
         """Integer house numbers on a street → one address row each (cached per street)."""

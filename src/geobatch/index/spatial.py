@@ -7,7 +7,6 @@ and vectorised.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,7 +15,9 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-EARTH_RADIUS_M = 6_371_008.8
+# Re-exported: callers measuring single pairs find them here, with the rest.
+from geobatch.index.geodesy import EARTH_RADIUS_M as EARTH_RADIUS_M
+from geobatch.index.geodesy import haversine_m as haversine_m
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -38,16 +39,6 @@ def chord_for(metres: float) -> float:
 def metres_for(chord: FloatArray) -> FloatArray:
     """Great-circle metres for chord lengths on the unit sphere."""
     return np.asarray(2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0)) * EARTH_RADIUS_M)
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle metres between two points. Plain floats and ``math``: called per pair of
-    candidates, where numpy's per-call overhead made it ten times dearer."""
-    la1, la2 = math.radians(lat1), math.radians(lat2)
-    dla = la2 - la1
-    dlo = math.radians(lon2 - lon1)
-    a = math.sin(dla / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin(dlo / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
 
 
 class PointTree:

@@ -33,12 +33,21 @@ _FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
 _UNIT_MARKS = re.compile("|".join(map(re.escape, ("#", *_UNIT_WORDS.split("|")))))
 _CARE_OF_MARKS = re.compile(r"c/o|c\.o\.|care of|attn|hd")
 _PO_BOX_MARKS = re.compile(r"box|postfach|postale|bp")
+_ANY_MARKS = re.compile("|".join(p.pattern for p in (_UNIT_MARKS, _CARE_OF_MARKS, _PO_BOX_MARKS)))
 
 
 def _may_hold(text: str, marks: re.Pattern[str]) -> bool:
     if not text.isascii() and _FOLDS_TO_ASCII.search(text):
         return True
     return marks.search(text.lower()) is not None
+
+
+def clean_line(text: str) -> tuple[str, str | None]:
+    """:func:`strip_junk`, then :func:`split_unit`: an address line without junk, and its unit.
+    Most lines hold no mark of either, which one search of the lowered text tells."""
+    if (text.isascii() or not _FOLDS_TO_ASCII.search(text)) and not _ANY_MARKS.search(text.lower()):
+        return " ".join(text.split()), None
+    return split_unit(strip_junk(text))
 
 
 def split_unit(text: str) -> tuple[str, str | None]:
