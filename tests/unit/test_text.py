@@ -167,6 +167,11 @@ def test_postcode_key(text: str, key: str) -> None:
         ("CH - 8001 Zürich", "8001 Zürich"),
         ("D-10115 Berlin", "10115 Berlin"),
         ("A-1 Highway 5", "A-1 Highway 5"),
+        ("117-11 201st Street, 11412", "117-11 201st Street, 11412"),
+        ("117-11 201st Street, NY-11412", "117-11 201st Street, NY-11412"),
+        ("Landstrasse 12-14, DK\t-\t2300 København", "Landstrasse 12-14, 2300 København"),
+        ("12-14 Main St, dk -2300", "12-14 Main St, 2300"),
+        ("-9490 Vaduz", "-9490 Vaduz"),
     ],
 )
 def test_strip_country_prefix(text: str, clean: str) -> None:

@@ -197,7 +197,7 @@ def _street_candidates(a: Analysis, vocab: Vocabulary, prune: bool) -> list[Cand
         old = best_span.get(row)
         if old is None or _better_span(a.street_edits, span, old, row):
             best_span[row] = span
-    if not prune or len(best_span) < 2:
+    if not prune or len(best_span) < _PRUNE_MIN_ROWS:
         candidates = (_street_candidate(a, vocab, row, span) for row, span in best_span.items())
         return [c for c in candidates if c is not None]
     # One answer is asked for: a street whose score cannot come within the ambiguity gap of
@@ -231,6 +231,8 @@ def _street_candidates(a: Analysis, vocab: Vocabulary, prune: bool) -> list[Cand
     return [found[i] for i in sorted(found)]
 
 
+# Fewer streets than this are read whole: bounding them would cost more than it saves.
+_PRUNE_MIN_ROWS = 3
 # A street reading scoring this makes geocode() skip places and postcodes.
 _PLACE_SKIP = PLACE_SCORE_CEILING + AMBIGUOUS_SCORE_GAP
 

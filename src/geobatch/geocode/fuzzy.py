@@ -70,6 +70,24 @@ def _letter_mask(key: str) -> int:
     return mask
 
 
+def letter_masks(keys: Sequence[str]) -> npt.NDArray[np.uint32]:
+    """The letter set of each key (:func:`_letter_mask`), for :func:`letters_near`."""
+    return np.fromiter(map(_letter_mask, keys), dtype=np.uint32, count=len(keys))
+
+
+def letters_near(
+    key: str, keys: npt.NDArray[np.object_], masks: npt.NDArray[np.uint32], edits: int
+) -> list[str]:
+    """The ``keys`` whose letter sets allow them to be within ``edits`` of ``key``, in order
+    (the filter of the module's docstring: it drops only keys the scan would reject)."""
+    if len(keys) < _FILTER_MIN:
+        found: list[str] = keys.tolist()
+        return found
+    near = np.flatnonzero(np.bitwise_count(masks ^ np.uint32(_letter_mask(key))) <= 2 * edits)
+    found = keys[near].tolist()
+    return found
+
+
 # Distinct words whose look-up is kept (a few megabytes at most).
 _CACHE_SIZE = 20_000
 # Slices smaller than this are scanned whole: the filter would cost more than it saves.
@@ -83,9 +101,7 @@ class FuzzyKeys:
         ordered = sorted({k for k in keys if len(k) >= 5}, key=lambda k: (len(k), k))
         self._lengths = [len(k) for k in ordered]
         self._keys: npt.NDArray[np.object_] = np.array(ordered, dtype=object)
-        self._masks: npt.NDArray[np.uint32] = np.array(
-            [_letter_mask(k) for k in ordered], dtype=np.uint32
-        )
+        self._masks = letter_masks(ordered)
         self._found: dict[tuple[str, int], tuple[tuple[str, int], ...]] = {}
 
     def lookup(self, key: str, limit: int = 5) -> list[tuple[str, int]]:
@@ -105,12 +121,7 @@ class FuzzyKeys:
         edits = max_edits(key)
         lo = bisect_left(self._lengths, len(key) - edits)
         hi = bisect_right(self._lengths, len(key) + edits)
-        if hi - lo >= _FILTER_MIN:
-            mask = np.uint32(_letter_mask(key))
-            near = np.flatnonzero(np.bitwise_count(self._masks[lo:hi] ^ mask) <= 2 * edits)
-            choices: list[str] = self._keys[lo + near].tolist()
-        else:
-            choices = self._keys[lo:hi].tolist()
+        choices = letters_near(key, self._keys[lo:hi], self._masks[lo:hi], edits)
         if not choices:
             return []
         # Nearest first, ties in (length, key) order; one more than asked in case ``key``

@@ -171,7 +171,7 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                         a.place_edits[(span, row)] = (edits, match)
 
 
-def _area_corrections(a: Analysis, vocab: Vocabulary, span: Span) -> list[tuple[int, int]]:
+def _area_corrections(a: Analysis, vocab: Vocabulary, span: Span) -> tuple[tuple[int, int], ...]:
     """Streets of the postcode or town the query names within the larger edit budget that
     narrowing the search to them allows (``area_max_edits``): (street row, edits).
 
@@ -179,7 +179,7 @@ def _area_corrections(a: Analysis, vocab: Vocabulary, span: Span) -> list[tuple[
     more would turn "205th Street" into 200th and 207th, which are as real."""
     edits = max_edits(span.key) if span.key[0].isdigit() else area_max_edits(span.key)
     if edits == 0:
-        return []
+        return ()
     areas = [vocab.postcode_area(key) for sp, key in a.postcode_spans if sp.start >= span.end]
     areas += [
         vocab.locality_area(sp.key)
@@ -188,12 +188,28 @@ def _area_corrections(a: Analysis, vocab: Vocabulary, span: Span) -> list[tuple[
         and a.roles[sp.start] in (Role.ANY, Role.LOCALITY)
         and not sp.key[0].isdigit()
     ]
+    unique = {id(area): area for area in areas if area is not None}
+    if not unique:
+        return ()
+    # A batch names the same few towns again and again, and their words are searched here
+    # too ("København SV" is no street): what a word finds in given areas is kept, bounded.
+    key = (span.key, edits, *unique)
+    known = vocab.area_hits.get(key)
+    if known is not None:
+        return known
     found: list[tuple[int, int]] = []
-    for area in {id(area): area for area in areas if area is not None}.values():
-        choices = area.keys_near_length(len(span.key), edits)
+    for area in unique.values():
+        choices = area.keys_near(span.key, edits)
         for match, distance in nearest_keys(span.key, choices, edits):
             found.extend((row, distance) for row in area.rows[match])
-    return found
+    if len(vocab.area_hits) >= AREA_CACHE_SIZE:
+        vocab.area_hits.clear()
+    hits = vocab.area_hits[key] = tuple(found)
+    return hits
+
+
+# Look-ups kept in Vocabulary.area_hits before it starts again.
+AREA_CACHE_SIZE = 20_000
 
 
 def _has_exact_street(a: Analysis, vocab: Vocabulary) -> bool:

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from geobatch.geocode.fuzzy import FuzzyKeys
+from geobatch.geocode.fuzzy import FuzzyKeys, letter_masks, letters_near
 from geobatch.index.read import IndexData, StreetRow
 from geobatch.index.schema import BUILTIN_NAME
 from geobatch.text.abbreviations import name_key, name_keys, token_forms
@@ -75,6 +75,8 @@ class Vocabulary:
     # The point chosen among one address's scattered points, by their rows: see
     # forward._central_row. One entry per such address asked for (a few thousand at most).
     central_rows: dict[tuple[int, ...], int] = field(default_factory=dict)
+    # What a word found among the streets of given areas (query._area_corrections). Bounded.
+    area_hits: dict[tuple[object, ...], tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     def number_values(self, street: int) -> dict[int, int]:
         """Integer house numbers on a street → one address row each (cached per street)."""
@@ -233,23 +235,33 @@ class Area:
 
     keys: tuple[str, ...]
     rows: dict[str, list[int]]
-    lengths: npt.NDArray[np.int64]  # of each key, for keys_near_length
+    lengths: npt.NDArray[np.int64]  # of each key, for keys_near
     array: npt.NDArray[np.object_]  # the keys again, to pick in C
+    masks: npt.NDArray[np.uint32]  # the letter set of each key (fuzzy.letters_near)
+    # The keys of about one length, with their letter sets, by (length, edits): a batch asks
+    # for the same few.
+    near: dict[tuple[int, int], tuple[npt.NDArray[np.object_], npt.NDArray[np.uint32]]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def of(cls, rows: dict[str, list[int]]) -> Area:
         keys = tuple(rows)
         lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
-        return cls(keys, rows, lengths, np.array(keys, dtype=object))
+        return cls(keys, rows, lengths, np.array(keys, dtype=object), letter_masks(keys))
 
-    def keys_near_length(self, length: int, edits: int) -> list[str]:
-        """The keys no more than ``edits`` letters longer or shorter (no key further can be
-        within ``edits`` edits), in ``keys`` order."""
+    def keys_near(self, key: str, edits: int) -> list[str]:
+        """The keys that may be within ``edits`` of ``key``, in ``keys`` order: those no more
+        than ``edits`` letters longer or shorter, and of a near letter set (no other key can
+        be)."""
         if len(self.keys) < _AREA_FILTER_MIN:
             return list(self.keys)
-        near = np.abs(self.lengths - length) <= edits
-        picked: list[str] = self.array[near].tolist()
-        return picked
+        length = len(key)
+        picked = self.near.get((length, edits))
+        if picked is None:
+            near = np.abs(self.lengths - length) <= edits
+            picked = self.near[(length, edits)] = (self.array[near], self.masks[near])
+        return letters_near(key, picked[0], picked[1], edits)
 
 
 # Areas of fewer keys are scanned whole: the length filter would cost more than it saves.

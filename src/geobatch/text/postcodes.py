@@ -38,6 +38,12 @@ _COUNTRY_PREFIX = re.compile(
 
 def strip_country_prefix(text: str) -> str:
     """``"FL-9490 Vaduz"`` → ``"9490 Vaduz"``: the letters only repeat the country."""
-    if "-" not in text:  # the pattern needs the dash; most addresses have none
-        return text
-    return _COUNTRY_PREFIX.sub("", text)
+    # The pattern needs a letter before the dash (a space between at most): most addresses
+    # have no dash, and Queens' "117-11" has digits on both sides.
+    i = text.find("-")
+    while i > 0:
+        before = text[i - 1]
+        if before.isalpha() or (before.isspace() and i > 1 and text[i - 2].isalpha()):
+            return _COUNTRY_PREFIX.sub("", text)
+        i = text.find("-", i + 1)
+    return text
