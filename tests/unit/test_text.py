@@ -172,6 +172,8 @@ def test_postcode_key(text: str, key: str) -> None:
         ("Landstrasse 12-14, DK\t-\t2300 København", "Landstrasse 12-14, 2300 København"),
         ("12-14 Main St, dk -2300", "12-14 Main St, 2300"),
         ("-9490 Vaduz", "-9490 Vaduz"),
+        ("-FL-9490 Vaduz", "-9490 Vaduz"),
+        ("- CH-8001 Zürich", "- 8001 Zürich"),
     ],
 )
 def test_strip_country_prefix(text: str, clean: str) -> None:

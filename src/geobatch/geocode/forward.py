@@ -391,7 +391,8 @@ def _central_row(vocab: Vocabulary, rows: list[int]) -> int:
     """Of one address's points scattered wider than DUPLICATE_SPREAD_M (a farm's buildings, a
     register's duplicates), the one with the most of the others within that distance, then
     the nearest to all: the heart of the cluster rather than whichever the data lists first.
-    Were any of them the one meant, it is the point most often within that distance of it."""
+    Were any of them the one meant, it is the point most often within that distance of it.
+    The first _CENTRAL_MAX points are tried as the heart (each measured against all)."""
     key = tuple(rows)
     known = vocab.central_rows.get(key)
     if known is not None:
@@ -406,8 +407,14 @@ def _central_row(vocab: Vocabulary, rows: list[int]) -> int:
         rank = (-sum(1 for d in dists if d <= DUPLICATE_SPREAD_M), sum(dists))
         if r == rows[0] or rank < best_rank:
             best, best_rank = r, rank
+    if len(vocab.central_rows) >= _CENTRAL_CACHE_SIZE:
+        vocab.central_rows.clear()
     vocab.central_rows[key] = best
     return best
+
+
+# Scattered addresses whose chosen point is kept (vocab.central_rows) before it starts again.
+_CENTRAL_CACHE_SIZE = 20_000
 
 
 def _street_result(

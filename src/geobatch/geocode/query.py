@@ -143,17 +143,22 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                 for i, j in _word_runs(a, start, end, street_explained)
             ]
             # The streets of the postcode or town the query names come first: one of them
-            # that holds the query's house number is the street meant, and the run's words
-            # need not be looked up in the whole index, as a street or as a place.
+            # that holds the query's house number, within the edits allowed anywhere, is the
+            # street meant, and its words need not be looked up in the whole index, as a
+            # street or as a place (one elsewhere would lack the town and could not compete).
             for span in spans:
                 for row, edits in _area_corrections(a, vocab, span):
                     if (span, row) not in a.street_edits:
                         a.street_spans.append((span, row))
                         a.street_edits[(span, row)] = edits
-                    if wanted and not wanted.isdisjoint(vocab.numbers_by_street.get(row, ())):
+                    if (
+                        wanted
+                        and edits <= max_edits(span.key)
+                        and not wanted.isdisjoint(vocab.numbers_by_street.get(row, ()))
+                    ):
                         settled.update(span.tokens)
-            if not settled:
-                for span in spans:
+            for span in spans:
+                if not settled or settled.isdisjoint(span.tokens):
                     found = vocab.street_fuzzy.lookup(span.key)
                     found += _word_corrections(a, vocab, span.start, span.end)
                     for match, edits in found:

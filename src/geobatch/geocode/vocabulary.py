@@ -73,7 +73,7 @@ class Vocabulary:
     # query._lookup_group. Bounded; holds plain values only.
     group_hits: dict[tuple[object, ...], object] = field(default_factory=dict)
     # The point chosen among one address's scattered points, by their rows: see
-    # forward._central_row. One entry per such address asked for (a few thousand at most).
+    # forward._central_row. Bounded.
     central_rows: dict[tuple[int, ...], int] = field(default_factory=dict)
     # What a word found among the streets of given areas (query._area_corrections). Bounded.
     area_hits: dict[tuple[object, ...], tuple[tuple[int, int], ...]] = field(default_factory=dict)

@@ -41,9 +41,10 @@ def strip_country_prefix(text: str) -> str:
     # The pattern needs a letter before the dash (a space between at most): most addresses
     # have no dash, and Queens' "117-11" has digits on both sides.
     i = text.find("-")
-    while i > 0:
-        before = text[i - 1]
-        if before.isalpha() or (before.isspace() and i > 1 and text[i - 2].isalpha()):
+    while i >= 0:
+        if i > 0 and (
+            text[i - 1].isalpha() or (text[i - 1].isspace() and i > 1 and text[i - 2].isalpha())
+        ):
             return _COUNTRY_PREFIX.sub("", text)
         i = text.find("-", i + 1)
     return text
