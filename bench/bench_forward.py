@@ -7,7 +7,9 @@ OpenAddresses). From a seeded sample of the region's own address records four qu
 - clean: "street number, postcode town" (US: "number street, town, state zip", parts it has);
 - structured: GeocodeRequest(address_line, locality, postal_code, admin_district);
 - noisy: lower/upper case, abbreviations, postcode or town dropped (never both), diacritics folded;
-- hard: one of 1-2 typos in the street name, a unit, town first, no postcode and no town, c/o junk.
+- hard: one of 1-2 typos in the street name, a unit, town first, no postcode and no town, c/o junk;
+- typos: every street name with 1-2 typos (where it has a word of 5 letters), half of them
+  with neither postcode nor town (not a target of issue #3: how typos fare without the town).
 
 Per set: share of top results within 50/100 m of the record's point, share of misses (>50 m)
 flagged Ambiguous/UpHierarchy, wrong-High rate (High and >100 m off), addresses/s (geocode_batch
@@ -51,7 +53,7 @@ REGIONS = {  # label: (file under --shared, country whose address style the quer
 }
 EXTRA = "openaddresses/us-ca-openaddresses-machine-excerpts-oa.csv"
 BUILTIN_FILE = "builtin-world.gbx.sqlite"
-SETS = ("clean", "structured", "noisy", "hard")
+SETS = ("clean", "structured", "noisy", "hard", "typos")
 Points = dict[str, list[tuple[float, float]]]
 # (pattern, replacement); Danish vej/gade and Icelandic gata/vegur stay as they are.
 ABBREVIATIONS = {"Street": "St", "Avenue": "Ave", "Road": "Rd", "Boulevard": "Blvd", "Drive": "Dr",
@@ -153,6 +155,12 @@ def make_query(r: AddressRecord, cc: str, kind: str, rng: random.Random) -> Quer
             text = fold(text, rng.choice((FOLD_ASCII, FOLD_GERMAN)))
         text = text.lower() if rng.random() < 0.7 else text.upper()
         variant = variant or "both kept"
+    elif kind == "typos":
+        misspelt = typo_street(street, rng, rng.choice((1, 2)))
+        line = street_line(misspelt or street, r.housenumber, cc)
+        variant = "no postcode+town" if rng.random() < 0.5 else "both kept"
+        text = line if variant == "no postcode+town" else compose(line, pc, town, region, cc)
+        variant = variant if misspelt else f"{variant}, name too short to misspell"
     else:
         variant = rng.choice(("typo", "unit", "town first", "no postcode+town", "c/o junk"))
         misspelt = typo_street(street, rng, rng.choice((1, 2))) if variant == "typo" else None

@@ -7,6 +7,7 @@ on a small made-up OpenAddresses file imported with the real importer (no mocks)
   answered with the heart of the cluster, flagged Ambiguous, never High.
 - A misspelt street found among the streets of the postcode the query names, holding its house
   number, settles the reading, numbered streets ("205th Sureet") included.
+- A misspelt name near two streets of the town that both hold the number is never High.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ STEP = 0.0005
 # A farm "Ytri-Vellir 1" with four points: the first the file lists is 2 km off, the other
 # three within 30 m of each other (the farm house and its barns).
 FARM = [(65.2600, -14.4000), (65.2420, -14.4000), (65.2421, -14.4002), (65.2419, -14.4001)]
+# Two streets of one town, each one edit from "Skólbraut", both with a number 14, ~370 m apart.
+NEAR_NAMES = [("Skólabraut", 64.1530, -21.9950), ("Sólbraut", 64.1555, -22.0010)]
 # Numbered streets in two ZIP codes (Queens style).
 QUEENS = [
     ("205th Street", "11412", "Saint Albans", 40.6980, -73.7490, ["112-40", "112-42", "112-44"]),
@@ -49,6 +52,9 @@ def _rows() -> list[str]:
             rows.append(f"{lon + n * STEP},{lat},{n},Hafnargata,,{town},,,{postcode},IS")
     for lat, lon in FARM:
         rows.append(f"{lon},{lat},1,Ytri-Vellir,,Egilsstaðir,,,701,IS")
+    for street, lat, lon in NEAR_NAMES:
+        for n in (12, 14, 16):
+            rows.append(f"{lon + n * STEP},{lat},{n},{street},,Seltjarnarnes,,,170,IS")
     for street, zip_code, town, lat, lon, numbers in QUEENS:
         for i, number in enumerate(numbers):
             rows.append(f"{lon + i * STEP},{lat},{number},{street},,{town},,NY,{zip_code},US")
@@ -79,6 +85,8 @@ QUERIES = [
     "Ytri-Vellir 1, 701 Egilsstaðir",
     "112-42 205th Street, 11412",
     "205th Street, 11423",
+    "Skólbraut 14, 170 Seltjarnarnes",
+    "Hafnargta 4",
 ]
 
 
@@ -132,3 +140,28 @@ def test_a_typo_in_a_numbered_street_is_read_in_the_named_zip(geocoder: Geocoder
     assert best is not None
     assert (best.address.street, best.address.house_number) == ("205th Street", "112-42")
     assert best.address.postal_code == "11412"
+
+
+def test_a_typo_without_town_still_finds_the_street_everywhere(geocoder: Geocoder) -> None:
+    """No town to narrow the search: the whole index is searched, and a street found there
+    holding the number is not also looked up as a misspelt place."""
+    answer = geocoder.geocode(GeocodeRequest(query="Hafnargta 4", max_results=6))
+    assert answer.best is not None
+    assert (answer.best.address.street, answer.best.address.house_number) == ("Hafnargata", "4")
+    assert MatchCode.AMBIGUOUS in answer.best.match_codes
+    assert {r.address.locality for r in answer.results} == {t for t, _, _, _ in TOWNS}
+
+
+def test_a_typo_near_two_streets_of_the_town_is_not_high(geocoder: Geocoder) -> None:
+    best = geocoder.geocode("Skólbraut 14, 170 Seltjarnarnes").best
+    assert best is not None
+    assert best.address.street in ("Skólabraut", "Sólbraut")
+    assert best.address.house_number == "14"
+    assert best.confidence is Confidence.MEDIUM
+
+
+def test_a_typo_near_one_street_of_the_town_stays_high(geocoder: Geocoder) -> None:
+    best = geocoder.geocode("Hafnargta 4, 825 Stokkseyri").best
+    assert best is not None
+    assert (best.address.street, best.address.locality) == ("Hafnargata", "Stokkseyri")
+    assert best.confidence is Confidence.HIGH

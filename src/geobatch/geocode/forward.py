@@ -306,12 +306,36 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
         ev.interpolated = number.interpolated
         # The data has this number twice on this street, far apart: it cannot tell which.
         ev.duplicated = number.spread_m > DUPLICATE_SPREAD_M
+        if ev.typos and not number.interpolated:
+            ev.near_rival = _near_rival(a, vocab, row, span, ev.typos, number.key)
     score += _unexplained(a, ev, covered)
     asked = 0 if (number is not None or hn_tokens) else LEVEL[EntityType.ROAD_BLOCK]
     return _street_result(a, vocab, street, ev, score, asked, covered, number)
 
 
+def _near_rival(a: Analysis, vocab: Vocabulary, row: int, span: Span, typos: int, key: str) -> bool:
+    """Whether another street read from the same misspelt words, with at most one edit more,
+    holds the same house number in the postcode or town the query names. Worked out from the
+    analysis alone, so it does not depend on which candidates are read (see pruning)."""
+    key_of_row = vocab.data.streets[row].key
+    for (sp, other), edits in a.street_edits.items():
+        if sp != span or other == row or edits > typos + 1:
+            continue
+        if vocab.data.streets[other].key == key_of_row:
+            continue  # the same street in another town, or its other half
+        if key not in vocab.numbers_by_street.get(other, {}):
+            continue
+        postcodes = vocab.street_postcodes[other]
+        localities = vocab.street_localities[other]
+        if any(pc in postcodes for _, pc in a.postcode_spans) or any(
+            s.key in localities for s in a.context_spans
+        ):
+            return True
+    return False
+
+
 class _Number(NamedTuple):  # internal and made per candidate: a tuple is cheaper to build
+    key: str  # the query's house-number key it answers
     text: str
     lat: float
     lon: float
@@ -350,7 +374,7 @@ def _house_number(
                 chosen = _central_row(vocab, rows) if spread > DUPLICATE_SPREAD_M else rows[0]
             data = vocab.data
             return _Number(
-                data.addr_number[chosen], float(data.addr_lat[chosen]),
+                key, data.addr_number[chosen], float(data.addr_lat[chosen]),
                 float(data.addr_lon[chosen]), data.addr_postcode[chosen],
                 data.addr_unit[chosen], False, spread,
             )  # fmt: skip
@@ -358,7 +382,7 @@ def _house_number(
         guess = interpolate_number(vocab, row, key)
         if guess is not None:
             covered.update(range(start, end))
-            return _Number(key, guess[0], guess[1], None, None, True, 0.0)
+            return _Number(key, key, guess[0], guess[1], None, None, True, 0.0)
     return None
 
 

@@ -157,8 +157,11 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                         and not wanted.isdisjoint(vocab.numbers_by_street.get(row, ()))
                     ):
                         settled.update(span.tokens)
+            # Then the whole index; a street found there holding the number settles its words
+            # for the place look-up below likewise (a misspelt town would not hold it).
+            in_area = set(settled)
             for span in spans:
-                if not settled or settled.isdisjoint(span.tokens):
+                if not in_area or in_area.isdisjoint(span.tokens):
                     found = vocab.street_fuzzy.lookup(span.key)
                     found += _word_corrections(a, vocab, span.start, span.end)
                     for match, edits in found:
@@ -166,6 +169,10 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                             if (span, row) not in a.street_edits:
                                 a.street_spans.append((span, row))
                                 a.street_edits[(span, row)] = edits
+                            if wanted and not wanted.isdisjoint(
+                                vocab.numbers_by_street.get(row, ())
+                            ):
+                                settled.update(span.tokens)
         if role in _PLACE_ROLES:
             explained = a.explained | settled if settled else a.explained
             for i, j in _word_runs(a, start, end, explained):

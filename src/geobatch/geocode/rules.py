@@ -91,6 +91,10 @@ class Evidence:
     # The street name needed more edits than its length allows against the whole vocabulary:
     # it was found only among the streets of the town or postcode the query names.
     area_typo: bool = False
+    # Another street of the town the query names is near what was typed too (one edit more
+    # at most) and holds the house number: the typo may be of either ("Skólbraut 14":
+    # Skólabraut or Sólbraut).
+    near_rival: bool = False
 
 
 def match_codes(evidence: Evidence, asked_level: int, ambiguous: bool) -> tuple[MatchCode, ...]:
@@ -119,6 +123,7 @@ def confidence(evidence: Evidence, codes: tuple[MatchCode, ...]) -> Confidence:
     a misspelt name, not confirmed by locality or postcode           Medium
     names read with two edits or more, even if confirmed             Medium
     a street name read with more edits than allowed outside its town Medium
+    a misspelt street name near another of the town with that number Medium
     otherwise: Good, nothing contradicted, everything explained      High
     ===============================================================  ==========
     """
@@ -141,5 +146,9 @@ def confidence(evidence: Evidence, codes: tuple[MatchCode, ...]) -> Confidence:
         return Confidence.MEDIUM
     if evidence.area_typo:
         # Two edits in a short name: the nearest street of the town, but a guess all the same.
+        return Confidence.MEDIUM
+    if evidence.near_rival:
+        # The nearest reading by one edit is no proof: "Klandsgade" is one edit from
+        # Ålandsgade and two from Kurlandsgade, which the writer meant.
         return Confidence.MEDIUM
     return Confidence.HIGH
