@@ -306,8 +306,9 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
         ev.interpolated = number.interpolated
         # The data has this number twice on this street, far apart: it cannot tell which.
         ev.duplicated = number.spread_m > DUPLICATE_SPREAD_M
-        if ev.typos and not number.interpolated:
-            ev.near_rival = _near_rival(a, vocab, row, span, ev.typos, number.key)
+        street_typos = a.street_edits.get((span, row), 0)
+        if street_typos and not number.interpolated:
+            ev.near_rival = _near_rival(a, vocab, row, span, street_typos, number.key)
     score += _unexplained(a, ev, covered)
     asked = 0 if (number is not None or hn_tokens) else LEVEL[EntityType.ROAD_BLOCK]
     return _street_result(a, vocab, street, ev, score, asked, covered, number)
