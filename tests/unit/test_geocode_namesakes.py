@@ -41,7 +41,7 @@ NEAR_NAMES = [("Skólabraut", 64.1530, -21.9950), ("Sólbraut", 64.1555, -22.001
 QUEENS = [
     ("205th Street", "11412", "Saint Albans", 40.6980, -73.7490, ["112-40", "112-42", "112-44"]),
     ("205th Street", "11423", "Hollis", 40.7110, -73.7550, ["90-01", "90-03"]),
-    ("204th Street", "11412", "Saint Albans", 40.6985, -73.7500, ["112-41", "112-43"]),
+    ("204th Street", "11412", "Saint Albans", 40.6985, -73.7500, ["112-41", "112-42", "112-43"]),
 ]
 
 
@@ -164,4 +164,13 @@ def test_a_typo_near_one_street_of_the_town_stays_high(geocoder: Geocoder) -> No
     best = geocoder.geocode("Hafnargta 4, 825 Stokkseyri").best
     assert best is not None
     assert (best.address.street, best.address.locality) == ("Hafnargata", "Stokkseyri")
+    assert best.confidence is Confidence.HIGH
+
+
+def test_a_typo_in_the_word_of_a_numbered_street_stays_high(geocoder: Geocoder) -> None:
+    """204th Street, two edits away, holds 112-42 too; but the digits were typed as 205th has
+    them: the typo is in "Sureet", and a neighbouring numbered street is no rival."""
+    best = geocoder.geocode("112-42 205th Sureet, 11412").best
+    assert best is not None
+    assert best.address.street == "205th Street"
     assert best.confidence is Confidence.HIGH

@@ -319,11 +319,18 @@ def _near_rival(a: Analysis, vocab: Vocabulary, row: int, span: Span, typos: int
     holds the same house number in the postcode or town the query names. Worked out from the
     analysis alone, so it does not depend on which candidates are read (see pruning)."""
     key_of_row = vocab.data.streets[row].key
+    # Numbered streets ("205th Stret"): when the digits were typed as the street has them,
+    # the typo is in the word, and 200th or 204th Street holding the number is no rival.
+    digits = _leading_digits(span.key)
+    same_digits = bool(digits) and _leading_digits(key_of_row) == digits
     for (sp, other), edits in a.street_edits.items():
         if sp != span or other == row or edits > typos + 1:
             continue
-        if vocab.data.streets[other].key == key_of_row:
+        other_key = vocab.data.streets[other].key
+        if other_key == key_of_row:
             continue  # the same street in another town, or its other half
+        if same_digits and _leading_digits(other_key) != digits:
+            continue
         if key not in vocab.numbers_by_street.get(other, {}):
             continue
         postcodes = vocab.street_postcodes[other]
@@ -333,6 +340,13 @@ def _near_rival(a: Analysis, vocab: Vocabulary, row: int, span: Span, typos: int
         ):
             return True
     return False
+
+
+def _leading_digits(key: str) -> str:
+    end = 0
+    while end < len(key) and key[end].isdigit():
+        end += 1
+    return key[:end]
 
 
 class _Number(NamedTuple):  # internal and made per candidate: a tuple is cheaper to build

@@ -169,8 +169,10 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                             if (span, row) not in a.street_edits:
                                 a.street_spans.append((span, row))
                                 a.street_edits[(span, row)] = edits
-                            if wanted and not wanted.isdisjoint(
-                                vocab.numbers_by_street.get(row, ())
+                            if (
+                                wanted
+                                and edits <= max_edits(span.key)
+                                and not wanted.isdisjoint(vocab.numbers_by_street.get(row, ()))
                             ):
                                 settled.update(span.tokens)
         if role in _PLACE_ROLES:
