@@ -148,14 +148,7 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
             # street or as a place (one elsewhere would lack the town and could not compete).
             for span in spans:
                 for row, edits in _area_corrections(a, vocab, span):
-                    if (span, row) not in a.street_edits:
-                        a.street_spans.append((span, row))
-                        a.street_edits[(span, row)] = edits
-                    if (
-                        wanted
-                        and edits <= max_edits(span.key)
-                        and not wanted.isdisjoint(vocab.numbers_by_street.get(row, ()))
-                    ):
+                    if _add_correction(a, vocab, span, row, edits, wanted):
                         settled.update(span.tokens)
             # Then the whole index; a street found there holding the number settles its words
             # for the place look-up below likewise (a misspelt town would not hold it).
@@ -166,14 +159,7 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                     found += _word_corrections(a, vocab, span.start, span.end)
                     for match, edits in found:
                         for row in vocab.streets_by_key.get(match, ()):
-                            if (span, row) not in a.street_edits:
-                                a.street_spans.append((span, row))
-                                a.street_edits[(span, row)] = edits
-                            if (
-                                wanted
-                                and edits <= max_edits(span.key)
-                                and not wanted.isdisjoint(vocab.numbers_by_street.get(row, ()))
-                            ):
+                            if _add_correction(a, vocab, span, row, edits, wanted):
                                 settled.update(span.tokens)
         if role in _PLACE_ROLES:
             explained = a.explained | settled if settled else a.explained
@@ -183,6 +169,22 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                     for row in vocab.places_by_key[match]:
                         a.place_spans.append((span, row))
                         a.place_edits[(span, row)] = (edits, match)
+
+
+def _add_correction(
+    a: Analysis, vocab: Vocabulary, span: Span, row: int, edits: int, wanted: set[str]
+) -> bool:
+    """Add a misspelt reading of ``span`` as street ``row`` (the first one found for the pair
+    stays); whether the street holds a house number the query asks for, within the edits
+    allowed anywhere: then it settles the span's words."""
+    if (span, row) not in a.street_edits:
+        a.street_spans.append((span, row))
+        a.street_edits[(span, row)] = edits
+    return (
+        bool(wanted)
+        and edits <= max_edits(span.key)
+        and not wanted.isdisjoint(vocab.numbers_by_street.get(row, ()))
+    )
 
 
 def _area_corrections(a: Analysis, vocab: Vocabulary, span: Span) -> tuple[tuple[int, int], ...]:
