@@ -52,7 +52,7 @@ REGIONS = {  # label: (file under --shared, country whose address style the quer
     "iceland": ("openaddresses/iceland-stadfangaskra-20130326-oa.csv.gz", "IS"),
 }
 EXTRA = "openaddresses/us-ca-openaddresses-machine-excerpts-oa.csv"
-BUILTIN_FILE = "builtin-world.gbx.sqlite"
+BUILTIN_FILE = "builtin-world.gbx"
 SETS = ("clean", "structured", "noisy", "hard", "typos")
 Points = dict[str, list[tuple[float, float]]]
 # (pattern, replacement); Danish vej/gade and Icelandic gata/vegur stay as they are.

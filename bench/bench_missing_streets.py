@@ -24,7 +24,7 @@ import geobatch.model as gm
 from geobatch import native
 from geobatch.geocode.geocoder import Geocoder
 from geobatch.index.build import ensure_builtin, import_source
-from geobatch.index.schema import BUILTIN_NAME, data_set_file
+from geobatch.index.format import BUILTIN_NAME, data_set_file
 from geobatch.sources.detect import open_source
 from geobatch.text.abbreviations import name_key
 

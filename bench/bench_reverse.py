@@ -58,7 +58,7 @@ OTHERS = (
     "openaddresses/us-ca-openaddresses-machine-excerpts-oa.csv",
 )
 BORDERS = "boundaries/country-coder-5.6.1-borders.geojson"
-BUILTIN_FILE = "builtin-world.gbx.sqlite"
+BUILTIN_FILE = "builtin-world.gbx"
 NEAR_M = 200.0
 BATCH = 10_000
 EARTH_M = 6_371_008.8

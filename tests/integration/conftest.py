@@ -10,7 +10,7 @@ import pytest
 
 from geobatch.geocode.geocoder import Geocoder
 from geobatch.index.build import ensure_builtin, import_source
-from geobatch.index.schema import BUILTIN_NAME, data_set_file
+from geobatch.index.format import BUILTIN_NAME, data_set_file
 from geobatch.sources.detect import open_source
 from tests.conftest import shared_file
 

@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -22,8 +23,9 @@ import geobatch
 from geobatch import native
 from geobatch.cli import main as cli_main
 from geobatch.errors import IndexError_, SourceError
+from geobatch.index import build as real_build
 from geobatch.index.build import ImportSummary
-from geobatch.index.schema import BUILTIN_NAME, SUFFIX
+from geobatch.index.format import OLD_SUFFIX, SUFFIX
 from geobatch.jobs import executor
 from geobatch.model import (
     Address,
@@ -38,6 +40,7 @@ from geobatch.model import (
     ResultStatus,
     ReverseRequest,
 )
+from geobatch.sources.osm import OsmSource
 from geobatch.sources.records import Progress
 
 # --- fakes -------------------------------------------------------------------------------------
@@ -92,7 +95,11 @@ class FakeBuilder:
         self.builtin_calls.append(index_dir)
 
     def import_source(
-        self, index_dir: Path, source: FakeSource, progress: Progress | None = None
+        self,
+        index_dir: Path,
+        source: FakeSource,
+        progress: Progress | None = None,
+        **options: object,
     ) -> ImportSummary:
         if progress is not None:
             progress.advance(source.size_hint)
@@ -338,21 +345,27 @@ def test_info_lists_data_sets(
     builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     index = tmp_path / "idx"
-    index.mkdir()
-    (index / f"liechtenstein{SUFFIX}").write_bytes(b"x" * 100)
-    (index / f"{BUILTIN_NAME}{SUFFIX}").write_bytes(b"x" * 3000)
+    fixture = Path(__file__).parents[1] / "fixtures" / "geocode" / "twovillages.osm"
+    real_build.import_source(index, OsmSource(fixture))
+    (index / f"broken{SUFFIX}").write_bytes(b"x" * 100)  # cut short, or foreign
+    (index / f"old{OLD_SUFFIX}").write_bytes(b"x" * 100)  # an older geobatch's SQLite file
     (index / "notes.txt").write_text("not a data set")
     code, out, _ = invoke(capsys, "--index", str(index), "info")
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == f"engine: {native.describe()}"
-    assert lines[1] == f"index: {index}"
-    assert [line.split() for line in lines[2:]] == [
-        ["data", "sets:"],
-        [BUILTIN_NAME, "2.9", "KB"],
-        ["liechtenstein", "100", "B"],
-        ["total", "3.0", "KB"],
-    ]
+    assert lines[1] == f"index: {index} (format 3)"
+    assert lines[2] == "data sets:"
+    assert (
+        lines[3]
+        == f"  broken{SUFFIX}: unreadable (cut short or not an index file); import it again"
+    )
+    assert lines[4].startswith("  twovillages.osm: 12 addresses, ")
+    assert "; format 3; imported " in lines[4]
+    assert re.search(r"; [0-9.]+ KB on disk;", lines[4])
+    assert lines[5] == f"  old{OLD_SUFFIX}: written by an older geobatch (SQLite); import it again"
+    assert lines[6].startswith("  vocabulary (lexicon of all data sets): ")
+    assert lines[7].startswith("total on disk: ")
 
 
 def test_info_on_a_missing_index(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,9 @@ import pytest
 from geobatch.errors import IndexError_, SourceError
 from geobatch.geocode.geocoder import Geocoder
 from geobatch.index.build import import_source
+from geobatch.index.dataset import DataSet
+from geobatch.index.format import data_set_files
 from geobatch.index.read import load_index
-from geobatch.index.schema import data_set_files
 from geobatch.sources.detect import open_source
 from geobatch.sources.osm import OsmSource
 
@@ -20,14 +20,14 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "geocode" / "twovillages.osm"
 
 
 def _counts(path: Path) -> dict[str, int]:
-    con = sqlite3.connect(path)
-    try:
-        return {
-            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("addresses", "streets", "places", "areas", "postcodes")
-        }
-    finally:
-        con.close()
+    data = DataSet.open(path)
+    return {
+        "addresses": data.address_count,
+        "streets": data.street_count,
+        "places": data.place_count,
+        "areas": data.area_count,
+        "postcodes": data.postcode_count,
+    }
 
 
 def test_reimport_replaces_instead_of_duplicating(tmp_path: Path) -> None:

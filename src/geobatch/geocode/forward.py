@@ -244,12 +244,12 @@ def _street_bound(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> float
     bound = WEIGHT["street"] + WEIGHT["typo_edit"] * a.street_edits.get((span, row), 0)
     if a.numbers:
         bound += WEIGHT["house_number"]
-    postcodes = vocab.street_postcodes[row]
+    postcodes = vocab.street_postcodes(row)
     for _, key in a.postcode_spans:
         if key in postcodes:
             bound += WEIGHT["postcode"]
-    localities = vocab.street_localities[row]
-    admins = vocab.street_admin[row]
+    localities = vocab.street_localities(row)
+    admins = vocab.street_admin(row)
     for sp in a.context_spans:
         if sp.key in localities:
             bound += WEIGHT["locality"]
@@ -287,14 +287,15 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
     ev.typos = a.street_edits.get((span, row), 0)
     ev.area_typo = ev.typos > max_edits(span.key)
     score = WEIGHT["street"] + WEIGHT["typo_edit"] * ev.typos
-    score += _postcode_evidence(a, ev, covered, vocab.street_postcodes[row], match_only=True)
+    postcodes = vocab.street_postcodes(row)
+    score += _postcode_evidence(a, ev, covered, postcodes, match_only=True)
     number = _house_number(a, vocab, row, span, covered)
-    score += _postcode_evidence(a, ev, covered, vocab.street_postcodes[row], match_only=False)
+    score += _postcode_evidence(a, ev, covered, postcodes, match_only=False)
     score += _context_evidence(
-        a, vocab, ev, covered, vocab.street_localities[row], vocab.street_admin[row],
+        a, vocab, ev, covered, vocab.street_localities(row), vocab.street_admin(row),
         street.country_code, unknown_admin=not street.admin1,
     )  # fmt: skip
-    ev.contested = vocab.street_key_count.get(street.key, 1) > 1
+    ev.contested = vocab.street_key_count(street.key) > 1
     hn_tokens = [n for n in a.numbers if n[0] not in covered]
     if ev.area_typo and a.numbers and (number is None or number.interpolated):
         # A name read with the larger budget of its town must be borne out by the house
@@ -318,7 +319,7 @@ def _near_rival(a: Analysis, vocab: Vocabulary, row: int, span: Span, typos: int
     """Whether another street read from the same misspelt words, with at most one edit more,
     holds the same house number in the postcode or town the query names. Worked out from the
     analysis alone, so it does not depend on which candidates are read (see pruning)."""
-    key_of_row = vocab.data.streets[row].key
+    key_of_row = vocab.street_key(row)
     # Numbered streets ("205th Stret"): when the digits were typed as the street has them,
     # the typo is in the word, and 200th or 204th Street holding the number is no rival.
     digits = _leading_digits(span.key)
@@ -326,15 +327,15 @@ def _near_rival(a: Analysis, vocab: Vocabulary, row: int, span: Span, typos: int
     for (sp, other), edits in a.street_edits.items():
         if sp != span or other == row or edits > typos + 1:
             continue
-        other_key = vocab.data.streets[other].key
+        other_key = vocab.street_key(other)
         if other_key == key_of_row:
             continue  # the same street in another town, or its other half
         if same_digits and _leading_digits(other_key) != digits:
             continue
-        if key not in vocab.numbers_by_street.get(other, {}):
+        if key not in vocab.numbers(other):
             continue
-        postcodes = vocab.street_postcodes[other]
-        localities = vocab.street_localities[other]
+        postcodes = vocab.street_postcodes(other)
+        localities = vocab.street_localities(other)
         if any(pc in postcodes for _, pc in a.postcode_spans) or any(
             s.key in localities for s in a.context_spans
         ):
@@ -363,15 +364,14 @@ class _Number(NamedTuple):  # internal and made per candidate: a tuple is cheape
 def _spread_m(vocab: Vocabulary, rows: list[int]) -> float:
     if len(rows) < 2:
         return 0.0
-    lat = vocab.data.addr_lat[rows]
-    lon = vocab.data.addr_lon[rows]
+    lat, lon = vocab.data.address_points(rows)
     return haversine_m(float(lat.min()), float(lon.min()), float(lat.max()), float(lon.max()))
 
 
 def _house_number(
     a: Analysis, vocab: Vocabulary, row: int, span: Span, covered: set[int]
 ) -> _Number | None:
-    numbers = vocab.numbers_by_street.get(row, {})
+    numbers = vocab.numbers(row)
     # Prefer the number next to the street name, then longer forms ("12 a" before "12").
     options = [n for n in a.numbers if covered.isdisjoint(range(n[0], n[1]))]
     if not options:
@@ -388,10 +388,10 @@ def _house_number(
             if chosen < 0:
                 chosen = _central_row(vocab, rows) if spread > DUPLICATE_SPREAD_M else rows[0]
             data = vocab.data
+            lat, lon = data.address_point(chosen)
             return _Number(
-                key, data.addr_number[chosen], float(data.addr_lat[chosen]),
-                float(data.addr_lon[chosen]), data.addr_postcode[chosen],
-                data.addr_unit[chosen], False, spread,
+                key, data.address_number(chosen), lat, lon, data.address_postcode(chosen),
+                data.address_unit(chosen), False, spread,
             )  # fmt: skip
     for start, end, key in options:
         guess = interpolate_number(vocab, row, key)
@@ -406,8 +406,8 @@ def _same_postcode(vocab: Vocabulary, rows: list[int], a: Analysis) -> list[int]
     if len(rows) < 2 or not a.postcode_spans:
         return rows
     wanted = {key for _, key in a.postcode_spans}
-    pcs = vocab.data.addr_postcode
-    same = [r for r in rows if (pc := pcs[r]) and postcode_key(pc) in wanted]
+    data = vocab.data
+    same = [r for r in rows if (pc := data.address_postcode(r)) and postcode_key(pc) in wanted]
     return same or rows
 
 
@@ -416,7 +416,7 @@ def _pick_unit(vocab: Vocabulary, rows: list[int], unit: str | None) -> int:
     if unit:
         wanted = "".join(ch for ch in unit.lower() if ch.isalnum())
         for r in rows:
-            have = vocab.data.addr_unit[r]
+            have = vocab.data.address_unit(r)
             if have and "".join(ch for ch in have.lower() if ch.isalnum()).endswith(wanted[-3:]):
                 return r
     return -1
@@ -436,9 +436,7 @@ def _central_row(vocab: Vocabulary, rows: list[int]) -> int:
     known = vocab.central_rows.get(key)
     if known is not None:
         return known
-    lat = vocab.data.addr_lat
-    lon = vocab.data.addr_lon
-    points = [(float(lat[r]), float(lon[r])) for r in rows]
+    points = [vocab.data.address_point(r) for r in rows]
     best = rows[0]
     best_rank = (0, 0.0)
     for r, (la, lo) in zip(rows[:_CENTRAL_MAX], points, strict=False):
@@ -755,7 +753,7 @@ def _postcode_near_place(
     answer: "Borle Place, 11428" never falls back to Poland."""
     score = 0.0
     for span, key in a.postcode_spans:
-        rows = vocab.postcodes_by_key.get(key)
+        rows = vocab.postcode_rows(key)
         if not rows or not covered.isdisjoint(span.tokens):
             continue
         covered.update(span.tokens)
@@ -799,7 +797,7 @@ def _postcode_candidates(a: Analysis, vocab: Vocabulary) -> list[Candidate]:
     out = []
     seen: set[int] = set()
     for span, key in a.postcode_spans:
-        for row in vocab.postcodes_by_key.get(key, ()):
+        for row in vocab.postcode_rows(key):
             if row in seen:
                 continue
             seen.add(row)

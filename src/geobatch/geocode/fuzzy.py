@@ -14,13 +14,15 @@ the scan's cutoff, so the scan returns exactly what it would over the whole slic
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+
+from geobatch.index.lexicon import FuzzyTable
+from geobatch.text.letters import letter_mask
 
 
 def max_edits(key: str) -> int:
@@ -54,25 +56,9 @@ def nearest_keys(key: str, choices: Sequence[str], edits: int) -> list[tuple[str
     ]
 
 
-def _letter_mask(key: str) -> int:
-    """The set of characters of ``key`` as 32 bits: a-z each their own, digits two to a bit,
-    the rest one. Sound for any mapping (a shared bit only weakens the filter); 32 bits rather
-    than 64 make the filter's pass over tens of thousands of keys about half as dear."""
-    mask = 0
-    for ch in key:
-        o = ord(ch)
-        if 97 <= o <= 122:
-            mask |= 1 << (o - 97)
-        elif 48 <= o <= 57:
-            mask |= 1 << (26 + (o - 48) // 2)
-        else:
-            mask |= 1 << 31
-    return mask
-
-
 def letter_masks(keys: Sequence[str]) -> npt.NDArray[np.uint32]:
-    """The letter set of each key (:func:`_letter_mask`), for :func:`letters_near`."""
-    return np.fromiter(map(_letter_mask, keys), dtype=np.uint32, count=len(keys))
+    """The letter set of each key (:func:`letter_mask`), for :func:`letters_near`."""
+    return np.fromiter(map(letter_mask, keys), dtype=np.uint32, count=len(keys))
 
 
 def letters_near(
@@ -83,7 +69,7 @@ def letters_near(
     if len(keys) < _FILTER_MIN:
         found: list[str] = keys.tolist()
         return found
-    near = np.flatnonzero(np.bitwise_count(masks ^ np.uint32(_letter_mask(key))) <= 2 * edits)
+    near = np.flatnonzero(np.bitwise_count(masks ^ np.uint32(letter_mask(key))) <= 2 * edits)
     found = keys[near].tolist()
     return found
 
@@ -95,14 +81,20 @@ _FILTER_MIN = 64
 
 
 class FuzzyKeys:
-    def __init__(self, keys: Iterable[str]) -> None:
-        # Every key of five letters or more, ordered by length then key: the keys of the
-        # lengths a look-up may match form one slice, filtered and scanned in one go.
-        ordered = sorted({k for k in keys if len(k) >= 5}, key=lambda k: (len(k), k))
-        self._lengths = [len(k) for k in ordered]
-        self._keys: npt.NDArray[np.object_] = np.array(ordered, dtype=object)
-        self._masks = letter_masks(ordered)
+    """Keys of five letters or more, ordered by length then key: the keys of the lengths a
+    look-up may match form one slice, filtered and scanned in one go. Made from keys in memory
+    or from a table of the index's lexicon (mapped; its keys decoded on first use)."""
+
+    def __init__(self, keys: Iterable[str] = (), table: FuzzyTable | None = None) -> None:
+        if table is None:
+            table = _memory_table(keys)
+        self._table = table
+        self._masks = table.masks
         self._found: dict[tuple[str, int], tuple[tuple[str, int], ...]] = {}
+
+    def warm(self) -> None:
+        """Decode the keys now rather than at the first typo of a batch."""
+        self._table.keys()
 
     def lookup(self, key: str, limit: int = 5) -> list[tuple[str, int]]:
         """Keys within :func:`max_edits` of ``key`` (never ``key`` itself), nearest first."""
@@ -119,9 +111,10 @@ class FuzzyKeys:
 
     def _scan(self, key: str, limit: int) -> list[tuple[str, int]]:
         edits = max_edits(key)
-        lo = bisect_left(self._lengths, len(key) - edits)
-        hi = bisect_right(self._lengths, len(key) + edits)
-        choices = letters_near(key, self._keys[lo:hi], self._masks[lo:hi], edits)
+        lo, hi = self._table.span(len(key) - edits, len(key) + edits)
+        if hi <= lo:
+            return []
+        choices = letters_near(key, self._table.keys()[lo:hi], self._masks[lo:hi], edits)
         if not choices:
             return []
         # Nearest first, ties in (length, key) order; one more than asked in case ``key``
@@ -138,3 +131,8 @@ class FuzzyKeys:
     @staticmethod
     def distance(a: str, b: str) -> int:
         return int(OSA.distance(a, b))
+
+
+def _memory_table(keys: Iterable[str]) -> FuzzyTable:
+    ordered = sorted({k for k in keys if len(k) >= 5}, key=lambda k: (len(k), k))
+    return FuzzyTable.of(ordered, letter_masks(ordered))

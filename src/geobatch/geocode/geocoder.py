@@ -13,6 +13,7 @@ import numpy as np
 from geobatch.geocode.forward import geocode as forward_geocode
 from geobatch.geocode.reverse import ReverseEngine, invalid_points
 from geobatch.geocode.vocabulary import Vocabulary
+from geobatch.index.lexicon import Lexicon
 from geobatch.index.read import IndexData, load_index
 from geobatch.index.spatial import FloatArray
 from geobatch.model import Answer, EntityType, GeocodeRequest, ResultStatus, ReverseRequest
@@ -21,14 +22,15 @@ from geobatch.model import Answer, EntityType, GeocodeRequest, ResultStatus, Rev
 class Geocoder:
     """Load once, then answer many requests. Thread-compatible for reading; not for writing."""
 
-    def __init__(self, data: IndexData) -> None:
-        self.vocab = Vocabulary.build(data)
+    def __init__(self, data: IndexData, lexicon: Lexicon) -> None:
+        self.vocab = Vocabulary.build(data, lexicon)
         self._reverse: ReverseEngine | None = None
         _freeze_long_lived()
 
     @classmethod
     def open(cls, index_dir: Path) -> Geocoder:
-        return cls(load_index(index_dir))
+        data = load_index(index_dir)
+        return cls(data, Lexicon.open(index_dir, data.datasets))
 
     def prepare(self, forward: bool = True, reverse: bool = True) -> Geocoder:
         """Build the structures made on first need (typo indexes, areas, reverse trees) now,

@@ -28,7 +28,7 @@ def interpolate_number(vocab: Vocabulary, street: int, key: str) -> tuple[float,
     wanted = housenumber_int(key)
     if wanted is None:
         return None
-    for row in vocab.interpolations_by_street.get(street, ()):
+    for row in vocab.interpolations_of(street):
         point = _on_line(vocab.data.interpolations[row], wanted)
         if point is not None:
             return point
@@ -44,11 +44,9 @@ def interpolate_number(vocab: Vocabulary, street: int, key: str) -> tuple[float,
             if hi - lo > MAX_GAP:
                 return None
             t = (wanted - lo) / (hi - lo)
-            d = vocab.data
-            a, b = known[lo], known[hi]
-            lat = float(d.addr_lat[a] + t * (d.addr_lat[b] - d.addr_lat[a]))
-            lon = float(d.addr_lon[a] + t * (d.addr_lon[b] - d.addr_lon[a]))
-            return lat, lon
+            lat_a, lon_a = vocab.data.address_point(known[lo])
+            lat_b, lon_b = vocab.data.address_point(known[hi])
+            return lat_a + t * (lat_b - lat_a), lon_a + t * (lon_b - lon_a)
     return None
 
 

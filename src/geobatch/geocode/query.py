@@ -109,7 +109,7 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
         analysis.explained.update(range(span.start, span.end))
     _correct_typos(analysis, vocab)
     analysis.spans.sort(key=lambda sp: sp.start - sp.end)
-    analysis.context_spans = [sp for sp in analysis.spans if sp.key in vocab.context_keys]
+    analysis.context_spans = [sp for sp in analysis.spans if vocab.is_context(sp.key)]
     analysis.words = [i for i, t in enumerate(tokens) if t not in STOPWORDS]
     readings: dict[Span, list[int]] = {}
     for span, prow in analysis.place_spans:
@@ -158,7 +158,7 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
                     found = vocab.street_fuzzy.lookup(span.key)
                     found += _word_corrections(a, vocab, span.start, span.end)
                     for match, edits in found:
-                        for row in vocab.streets_by_key.get(match, ()):
+                        for row in vocab.street_rows(match):
                             if _add_correction(a, vocab, span, row, edits, wanted):
                                 settled.update(span.tokens)
         if role in _PLACE_ROLES:
@@ -166,7 +166,7 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
             for i, j in _word_runs(a, start, end, explained):
                 span = Span(i, j, key_of_tokens(a.tokens[i:j]))
                 for match, edits in vocab.place_fuzzy.lookup(span.key):
-                    for row in vocab.places_by_key[match]:
+                    for row in vocab.place_rows(match):
                         a.place_spans.append((span, row))
                         a.place_edits[(span, row)] = (edits, match)
 
@@ -183,7 +183,7 @@ def _add_correction(
     return (
         bool(wanted)
         and edits <= max_edits(span.key)
-        and not wanted.isdisjoint(vocab.numbers_by_street.get(row, ()))
+        and any(key in numbers for key in wanted if (numbers := vocab.numbers(row)))
     )
 
 
@@ -240,11 +240,10 @@ def _has_exact_street(a: Analysis, vocab: Vocabulary) -> bool:
         return True
     wanted = {key for _, _, key in a.numbers}
     # Ask the street for each wanted number, not the reverse: a street may have hundreds.
-    numbers = vocab.numbers_by_street
     return any(
         any(key in found for key in wanted)
         for _, row in street_spans
-        if (found := numbers.get(row))
+        if (found := vocab.numbers(row))
     )
 
 
@@ -254,7 +253,7 @@ def _word_corrections(a: Analysis, vocab: Vocabulary, i: int, j: int) -> list[tu
     words: list[str] = []
     edits = 0
     for tok in a.tokens[i:j]:
-        if tok in vocab.street_words or token_forms(tok)[2] in vocab.street_words:
+        if vocab.is_street_word(tok) or vocab.is_street_word(token_forms(tok)[2]):
             words.append(tok)
             continue
         best = vocab.street_word_fuzzy.lookup(tok, limit=1)
@@ -355,10 +354,10 @@ def _group_hits(
     forms: list[tuple[str, str, str]],
     has_digit: list[bool],
 ) -> _GroupHits:
-    # The role and the dictionaries are the same for every span of the group: look them up
-    # once (this loop runs for every span of every new group).
-    streets = vocab.streets_by_key if role in _STREET_ROLES else None
-    places = vocab.places_by_key if role in _PLACE_ROLES else None
+    # The role is the same for every span of the group: what it allows is decided once (this
+    # loop runs for every span of every new group).
+    streets = role in _STREET_ROLES
+    places = role in _PLACE_ROLES
     postcodes = role in _POSTCODE_ROLES
     spans: list[Span] = []
     street_spans: list[tuple[Span, int]] = []
@@ -378,15 +377,14 @@ def _group_hits(
                     continue
             span = Span(i, j, key)
             spans.append(span)
-            if streets is not None:
-                rows = streets.get(key)
-                if rows:
-                    for row in rows:
+            if streets or places:
+                # One look-up answers for streets and places alike.
+                found = vocab.entry(key)
+                if streets:
+                    for row in found[0]:
                         street_spans.append((span, row))
-            if places is not None:
-                rows = places.get(key)
-                if rows:
-                    for row in rows:
+                if places:
+                    for row in found[1]:
                         place_spans.append((span, row))
             if (
                 postcodes
@@ -396,7 +394,7 @@ def _group_hits(
                 and _may_be_postcode(tokens[i:j])
             ):
                 pkey = postcode_key("".join(tokens[i:j]))
-                if pkey in vocab.postcodes_by_key or (role is Role.POSTCODE and j == end):
+                if vocab.postcode_rows(pkey) or (role is Role.POSTCODE and j == end):
                     postcode_spans.append((span, pkey))
     numbers = _find_numbers(tokens, start, end) if role in _STREET_ROLES else ()
     return _GroupHits(

@@ -14,12 +14,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 
 from geobatch.geocode.formatting import format_address
 from geobatch.geocode.vocabulary import SETTLEMENT_KINDS, Vocabulary
-from geobatch.index.read import PlaceRow
-from geobatch.index.schema import BUILTIN_NAME
+from geobatch.index.format import BUILTIN_NAME
+from geobatch.index.geodesy import EARTH_RADIUS_M
+from geobatch.index.layout import ADDRESS_RADIUS_M, PLACE_KIND_CODES, STREET_RADIUS_M
+from geobatch.index.read import IndexData, PlaceRow
 from geobatch.index.spatial import FloatArray, IntArray, PointTree, PolygonIndex, unit_vectors
 from geobatch.model import (
     Address,
@@ -34,13 +37,9 @@ from geobatch.model import (
     ResultStatus,
 )
 
-ADDRESS_RADIUS_M = 100.0
-STREET_RADIUS_M = 250.0
 PLACE_RADIUS_M = 10_000.0
 # Near a border, a town this close outweighs a coarse built-in country outline.
 TRUST_PLACE_COUNTRY_M = 1_500.0
-# Vertices are added along long street segments so the nearest vertex is near the nearest point.
-DENSIFY_DEG = 0.0003  # about 30 m
 
 _LEVEL_SLOTS = {2: "country", 3: "admin1", 4: "admin1", 5: "admin2", 6: "admin2", 7: "locality",
                 8: "locality", 9: "neighborhood", 10: "neighborhood"}  # fmt: skip
@@ -65,16 +64,14 @@ class ReverseEngine:
     def __init__(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
         data = vocab.data
-        self._addresses = PointTree(data.addr_lat, data.addr_lon)
-        self._vertex_street, v_lat, v_lon = _street_vertices(vocab)
-        self._streets = PointTree(v_lat, v_lon)
-        self._areas = [a for a in data.areas]
+        self.data = data
+        # The nearest address and street vertex come from each data set's grid (mapped).
+        self._address_sets = [d for d, ds in enumerate(data.datasets) if ds.address_count]
+        self._vertex_sets = [d for d, ds in enumerate(data.datasets) if ds.vertex_grid().size]
+        self._areas = list(data.areas)
         self._polygons = PolygonIndex([shapely.from_wkb(a.wkb) for a in self._areas])
-        self._places = [i for i, p in enumerate(data.places) if p.kind in SETTLEMENT_KINDS]
-        self._place_tree = PointTree(
-            np.array([data.places[i].lat for i in self._places], dtype=np.float64),
-            np.array([data.places[i].lon for i in self._places], dtype=np.float64),
-        )
+        self._places, p_lat, p_lon = _settlements(data)
+        self._place_tree = PointTree(p_lat, p_lon)
         # Most points of a chunk lie in the same few polygons: what a set of containing polygons
         # says is worked out once per distinct set (keyed by the polygon indices) and shared.
         self._area_ids: dict[tuple[int, ...], int] = {}
@@ -82,6 +79,40 @@ class ReverseEngine:
         # What an address result takes from its street and its polygons: per area set, by street.
         self._street_parts: list[dict[int, _StreetParts]] = []
         self._number_first: dict[str | None, bool] = {}
+
+    def _nearest_address(self, pos: FloatArray) -> tuple[IntArray, FloatArray]:
+        """Global row of the nearest address within ADDRESS_RADIUS_M of each position, and
+        metres (-1 and inf where none), over every data set (the nearer wins; then the first)."""
+        return self._nearest(pos, self._address_sets, "address")
+
+    def _nearest_street(
+        self, pos: FloatArray, wanted: npt.NDArray[np.bool_]
+    ) -> tuple[IntArray, FloatArray]:
+        n = len(pos)
+        rows = np.full(n, -1, dtype=np.int64)
+        metres = np.full(n, np.inf)
+        if wanted.any():
+            at = np.flatnonzero(wanted)
+            rows[at], metres[at] = self._nearest(pos[at], self._vertex_sets, "street")
+        return rows, metres
+
+    def _nearest(self, pos: FloatArray, sets: list[int], kind: str) -> tuple[IntArray, FloatArray]:
+        n = len(pos)
+        rows = np.full(n, -1, dtype=np.int64)
+        metres = np.full(n, np.inf)
+        data = self.data
+        for d in sets:
+            ds = data.datasets[d]
+            if kind == "address":
+                hits = ds.address_grid().nearest(pos, ADDRESS_RADIUS_M)
+                offset = data.address_offsets[d]
+            else:
+                hits = ds.vertex_grid().nearest(pos, STREET_RADIUS_M)
+                offset = data.street_offsets[d]
+            better = (hits.rows >= 0) & (hits.metres < metres)
+            rows[better] = hits.rows[better] + offset
+            metres[better] = hits.metres[better]
+        return rows, metres
 
     def reverse_many(
         self,
@@ -95,11 +126,12 @@ class ReverseEngine:
         n = len(lat)
         xyz = unit_vectors(lat, lon)
         area_ids = self._containing(lat, lon)
-        addr, addr_m = self._addresses.nearest_vectors(xyz, ADDRESS_RADIUS_M)
+        pos = xyz * EARTH_RADIUS_M
+        addr, addr_m = self._nearest_address(pos)
         # A street only matters where no address is near, and by default a place only where
-        # neither is: the other points skip those trees.
+        # neither is: the other points skip those look-ups.
         no_addr = addr < 0
-        vertex, street_m = _nearest_where(self._streets, xyz, no_addr, STREET_RADIUS_M)
+        vertex, street_m = self._nearest_street(pos, no_addr)
         need_place = np.ones(n, dtype=bool) if include else no_addr & (vertex < 0)
         prow, place_m = _nearest_where(self._place_tree, xyz, need_place, PLACE_RADIUS_M)
         # An address result does not depend on what was asked: build them all in one go.
@@ -156,9 +188,8 @@ class ReverseEngine:
         if address is not None:
             yield EntityType.ADDRESS, address
         elif vertex >= 0:
-            street = int(self._vertex_street[vertex])
-            yield EntityType.ADDRESS, self._street_result(street, street_m, lat, lon, areas)
-        place = self.vocab.data.places[self._places[prow]] if prow >= 0 else None
+            yield EntityType.ADDRESS, self._street_result(vertex, street_m, lat, lon, areas)
+        place = self.data.places[self._places[prow]] if prow >= 0 else None
         if place is not None and areas.country_code and place.country_code != areas.country_code:
             if areas.country_rank[1] or place_m > TRUST_PLACE_COUNTRY_M:
                 place = None  # the nearest town is across a border we know: not this locality
@@ -175,7 +206,7 @@ class ReverseEngine:
                 EntityType.POPULATED_PLACE,
                 self._area_result(EntityType.POPULATED_PLACE, areas, place, place_m, lat, lon),
             )
-        postcode = areas.postcode or (self.vocab.data.addr_postcode[addr] if addr >= 0 else None)
+        postcode = areas.postcode or (self.data.address_postcode(addr) if addr >= 0 else None)
         if postcode:
             yield (
                 EntityType.POSTCODE,
@@ -253,8 +284,8 @@ class ReverseEngine:
         arithmetic is done for the whole chunk with numpy; what depends on the street and
         area set only is built once per pair (``_street_parts``), so that the per-point loop
         does little more than build the result objects."""
-        d = self.vocab.data
-        lat, lon = d.addr_lat[rows], d.addr_lon[rows]
+        cols = self.data.address_columns(rows)
+        lat, lon = cols.lat, cols.lon
         # BoundingBox.around(lat, lon, 25.0), the same operations done for the whole chunk.
         dlat = _ADDRESS_BOX_M / 111_320.0
         dlon = _ADDRESS_BOX_M / (111_320.0 * np.maximum(np.cos(np.radians(lat)), 0.01))
@@ -263,29 +294,22 @@ class ReverseEngine:
         confidence = [
             Confidence.HIGH if near else Confidence.MEDIUM for near in (metres <= 30).tolist()
         ]
-        streets, numbers, units, postcodes = (
-            d.addr_street,
-            d.addr_number,
-            d.addr_unit,
-            d.addr_postcode,
-        )
         by_area = self._street_parts
         address_type, rooftop = EntityType.ADDRESS, CalculationMethod.ROOFTOP
         out: list[GeocodeResult] = []
         append = out.append
-        for a, m, aid, la, lo, s_, w_, n_, e_, conf in zip(
-            rows.tolist(), metres.tolist(), area_ids, lat.tolist(), lon.tolist(),
-            south, west, north, east, confidence, strict=True,
+        for s, number, unit, own_postcode, m, aid, la, lo, s_, w_, n_, e_, conf in zip(
+            cols.street, cols.number, cols.unit, cols.postcode, metres.tolist(), area_ids,
+            lat.tolist(), lon.tolist(), south, west, north, east, confidence, strict=True,
         ):  # fmt: skip
-            s = streets[a]
             parts = by_area[aid].get(s)
             if parts is None:
                 parts = by_area[aid][s] = self._parts(s, self._area_sets[aid])
-            postcode = postcodes[a] or parts.postcode
+            postcode = own_postcode or parts.postcode
             tail = parts.tails.get(postcode)
             if tail is None:
                 tail = parts.tail(postcode)
-            number, name = numbers[a], parts.street
+            name = parts.street
             if not name:
                 line = ""
             elif not number:
@@ -296,7 +320,7 @@ class ReverseEngine:
                 line = f"{name} {number}"
             formatted = f"{line}, {tail}" if line and tail else line or tail
             address = Address(
-                number, name, units[a], parts.neighborhood, parts.locality, postcode,
+                number, name, unit, parts.neighborhood, parts.locality, postcode,
                 parts.admin2, parts.admin1, parts.country, parts.country_code, formatted,
             )  # fmt: skip
             append(
@@ -317,7 +341,7 @@ class ReverseEngine:
         return out
 
     def _parts(self, s: int, areas: _Areas) -> _StreetParts:
-        street = self.vocab.data.streets[s]
+        street = self.data.streets[s]
         cc = street.country_code or areas.country_code
         number_first = self._number_first.get(cc)
         if number_first is None:
@@ -343,7 +367,7 @@ class ReverseEngine:
     def _street_result(
         self, s: int, metres: float, lat: float, lon: float, areas: _Areas
     ) -> GeocodeResult:
-        street = self.vocab.data.streets[s]
+        street = self.data.streets[s]
         cc = street.country_code or areas.country_code
         country = self.vocab.country_name(cc)
         locality = street.locality or areas.locality
@@ -523,20 +547,18 @@ def _result(
     )
 
 
-def _street_vertices(vocab: Vocabulary) -> tuple[np.ndarray, FloatArray, FloatArray]:
-    streets: list[np.ndarray] = []
-    coords: list[np.ndarray] = []
-    for i, s in enumerate(vocab.data.streets):
-        if s.wkb is None:
-            continue
-        geom = shapely.segmentize(shapely.from_wkb(s.wkb), DENSIFY_DEG)
-        xy = shapely.get_coordinates(geom)
-        coords.append(xy)
-        streets.append(np.full(len(xy), i, dtype=np.int64))
-    if not coords:
-        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
-    xy = np.concatenate(coords)
-    return np.concatenate(streets), xy[:, 1].copy(), xy[:, 0].copy()
+def _settlements(data: IndexData) -> tuple[list[int], FloatArray, FloatArray]:
+    """Global rows of the places that can name a point's locality, and their points."""
+    kinds = {PLACE_KIND_CODES.index(k) for k in SETTLEMENT_KINDS}
+    rows: list[IntArray] = []
+    points: list[FloatArray] = []
+    for d, ds in enumerate(data.datasets):
+        keep = np.flatnonzero(np.isin(ds.place_kinds(), list(kinds)))
+        rows.append(keep + data.place_offsets[d])
+        points.append(ds.place_points()[keep])
+    at = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    xy = np.concatenate(points) if points else np.zeros((0, 2))
+    return at.tolist(), xy[:, 0].copy(), xy[:, 1].copy()
 
 
 def invalid_points(lat: FloatArray, lon: FloatArray) -> dict[int, str]:

@@ -1,72 +1,108 @@
-"""The index's own vocabulary, as dictionaries from name keys to rows.
+"""The index's own vocabulary, as forward geocoding asks for it: name keys to rows.
 
 A query is read against this vocabulary (as Nominatim and Addok do): every run of words is looked
 up as a possible street, place or postcode, so no statistical parser is needed and it works in
-any language the data has.
+any language the data has. The keys live in the index's lexicon (a trie and arrays mapped from
+disk, :mod:`geobatch.index.lexicon`); what a batch asks for again and again — the entry of a
+key, the facts of a street, the house numbers of a street — is kept here, bounded.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from geobatch.geocode.fuzzy import FuzzyKeys, letter_masks, letters_near
-from geobatch.index.read import IndexData, StreetRow
-from geobatch.index.schema import BUILTIN_NAME
-from geobatch.text.abbreviations import name_key, name_keys, token_forms
-from geobatch.text.housenumbers import housenumber_int, normalize_housenumber
-from geobatch.text.normalize import tokenize
-from geobatch.text.postcodes import postcode_key
+from geobatch.index.dataset import DataSet
+from geobatch.index.lexicon import CONTEXT, STREET_WORD, Lexicon
+from geobatch.index.read import IndexData
+from geobatch.index.strings import split_names
+from geobatch.text.housenumbers import housenumber_int
+from geobatch.text.localities import locality_keys
 
-# Words people add to locality names that the data often leaves out, and the reverse.
-_LOCALITY_NOISE = ("county", "bezirk", "kreis", "district", "city", "stadt", "marktgemeinde")
+__all__ = ["SETTLEMENT_KINDS", "Area", "StreetNumbers", "Vocabulary", "locality_keys"]
 
 SETTLEMENT_KINDS = frozenset({"city", "town", "village", "hamlet", "suburb", "neighbourhood"})
 
+# (street rows, place rows, postcode rows, flags) of one key.
+Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]
+_NO_ENTRY: Entry = ((), (), (), 0)
 
-@lru_cache(maxsize=100_000)
-def locality_keys(*names: str | None) -> frozenset[str]:
-    """Keys a locality answers to: ``"Queens County"`` → {"queenscounty", "queens"}."""
-    keys: set[str] = set()
-    for name in names:
-        if not name:
-            continue
-        keys.update(name_keys(name))
-        words = [w for w in name.replace("(", " ").replace(")", " ").split()]
-        trimmed = [w for w in words if w.lower() not in _LOCALITY_NOISE]
-        if trimmed and len(trimmed) < len(words):
-            keys.add(name_key(" ".join(trimmed)))
-        # "Buchs (SG)" is written "Buchs".
-        if "(" in name:
-            keys.add(name_key(name.split("(")[0]))
-    keys.discard("")
-    return frozenset(keys)
+# Bounds of what is kept: keys looked up, streets whose facts and numbers were asked for.
+ENTRY_CACHE = 200_000
+STREET_CACHE = 50_000
 
 
-# Places whose names are corrected for typos: every settlement of an imported data set, and the
-# built-in gazetteer's towns of this size or more (a typo is likelier a miss than a village).
-FUZZY_PLACE_POPULATION = 15_000
+class StreetNumbers:
+    """The house numbers of one street: key → the street's address rows with it (global)."""
+
+    __slots__ = ("_ds", "_end", "_offset", "_start", "_street")
+
+    def __init__(self, ds: DataSet | None, street: int, offset: int) -> None:
+        self._ds = ds
+        self._street = street
+        self._offset = offset
+        if ds is None:
+            self._start = self._end = 0
+        else:
+            self._start, self._end = ds.address_range(street)
+
+    def __bool__(self) -> bool:
+        return self._end > self._start
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and bool(self._rows(key))
+
+    def get(self, key: str) -> list[int] | None:
+        found = self._rows(key)
+        if not found:
+            return None
+        offset = self._offset
+        return [offset + r for r in found]
+
+    def _rows(self, key: str) -> range:
+        ds = self._ds
+        if ds is None or self._end == self._start:
+            return range(0)
+        code = ds.hn_code(key)
+        if code < 0:
+            return range(0)
+        return ds.number_rows(self._street, code)
+
+    def items(self) -> list[tuple[str, list[int]]]:
+        """Every key with its rows, in key order."""
+        if self._ds is None:
+            return []
+        offset = self._offset
+        return [
+            (key, [offset + r for r in rows]) for key, rows in self._ds.numbers_on(self._street)
+        ]
+
+
+_NO_NUMBERS = StreetNumbers(None, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _StreetFacts:
+    """What candidates test a street against, read once per street: its postcode keys, the
+    keys of its localities (town, others, neighbourhood, county) and of its admin area."""
+
+    key: str
+    postcodes: frozenset[str]
+    localities: frozenset[str]
+    admin: frozenset[str]
 
 
 @dataclass(slots=True)
 class Vocabulary:
     data: IndexData
-    streets_by_key: dict[str, list[int]]
-    places_by_key: dict[str, list[int]]
-    postcodes_by_key: dict[str, list[int]]
-    numbers_by_street: dict[int, dict[str, list[int]]]
-    street_postcodes: list[frozenset[str]]
-    street_localities: list[frozenset[str]]
-    street_admin: list[frozenset[str]]
+    lexicon: Lexicon
     country_names: dict[str, str]
-    street_key_count: dict[str, int]
-    interpolations_by_street: dict[int, list[int]]
-    context_keys: frozenset[str]
-    _street_fuzzy: FuzzyKeys | None = None
+    _entries: dict[str, Entry] = field(default_factory=dict)
+    _facts: dict[int, _StreetFacts] = field(default_factory=dict)
+    _numbers: dict[int, StreetNumbers] = field(default_factory=dict)
     _number_values: dict[int, dict[int, int]] = field(default_factory=dict)
     _number_orders: dict[int, tuple[list[int], list[int], list[int]]] = field(default_factory=dict)
     # What query analysis found in a group of words, by (role, position, words): see
@@ -77,16 +113,102 @@ class Vocabulary:
     central_rows: dict[tuple[int, ...], int] = field(default_factory=dict)
     # What a word found among the streets of given areas (query._area_corrections). Bounded.
     area_hits: dict[tuple[object, ...], tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    _areas: dict[tuple[str, str], Area | None] = field(default_factory=dict)
+    _street_fuzzy: FuzzyKeys | None = None
+    _place_fuzzy: FuzzyKeys | None = None
+    _street_word_fuzzy: FuzzyKeys | None = None
+
+    @classmethod
+    def build(cls, data: IndexData, lexicon: Lexicon) -> Vocabulary:
+        return cls(data=data, lexicon=lexicon, country_names=dict(lexicon.countries))
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def entry(self, key: str) -> Entry:
+        """(street rows, place rows, postcode rows, flags) of a key; empty for an unknown one."""
+        found = self._entries.get(key)
+        if found is None:
+            kid = self.lexicon.key_id(key)
+            found = _NO_ENTRY if kid < 0 else self.lexicon.entry(kid)
+            if len(self._entries) >= ENTRY_CACHE:
+                self._entries.clear()
+            self._entries[key] = found
+        return found
+
+    def street_rows(self, key: str) -> tuple[int, ...]:
+        return self.entry(key)[0]
+
+    def place_rows(self, key: str) -> tuple[int, ...]:
+        return self.entry(key)[1]
+
+    def postcode_rows(self, key: str) -> tuple[int, ...]:
+        return self.entry(key)[2]
+
+    def is_context(self, key: str) -> bool:
+        """Whether some street, place or postcode has this key as a locality or admin area."""
+        return bool(self.entry(key)[3] & CONTEXT)
+
+    def is_street_word(self, key: str) -> bool:
+        return bool(self.entry(key)[3] & STREET_WORD)
+
+    def street_key_count(self, key: str) -> int:
+        """How many streets answer to the key (1 for an unknown key)."""
+        return len(self.entry(key)[0]) or 1
+
+    # --- streets ---------------------------------------------------------------------------------
+
+    def _street_facts(self, row: int) -> _StreetFacts:
+        found = self._facts.get(row)
+        if found is None:
+            ds, local, _ = self.data.street_at(row)
+            found = _StreetFacts(
+                key=ds.street_keys(local)[0],
+                postcodes=frozenset(split_names(ds.street_pc_keys.get(local))),
+                localities=frozenset(split_names(ds.street_loc_keys.get(local))),
+                admin=frozenset(split_names(ds.street_admin_keys.get(local))),
+            )
+            if len(self._facts) >= STREET_CACHE:
+                self._facts.clear()
+            self._facts[row] = found
+        return found
+
+    def street_key(self, row: int) -> str:
+        return self._street_facts(row).key
+
+    def street_postcodes(self, row: int) -> frozenset[str]:
+        return self._street_facts(row).postcodes
+
+    def street_localities(self, row: int) -> frozenset[str]:
+        return self._street_facts(row).localities
+
+    def street_admin(self, row: int) -> frozenset[str]:
+        return self._street_facts(row).admin
+
+    def numbers(self, row: int) -> StreetNumbers:
+        """The house numbers of street ``row`` (an empty one for a street without addresses)."""
+        found = self._numbers.get(row)
+        if found is None:
+            ds, local, offset = self.data.street_at(row)
+            found = StreetNumbers(ds, local, offset)
+            if not found:
+                found = _NO_NUMBERS
+            if len(self._numbers) >= STREET_CACHE:
+                self._numbers.clear()
+            self._numbers[row] = found
+        return found
 
     def number_values(self, street: int) -> dict[int, int]:
         """Integer house numbers on a street → one address row each (cached per street)."""
         known = self._number_values.get(street)
         if known is None:
             known = {}
-            for text, rows in self.numbers_by_street.get(street, {}).items():
+            for text, rows in self.numbers(street).items():
                 value = housenumber_int(text)
                 if value is not None and value not in known:
                     known[value] = rows[0]
+            if len(self._number_values) >= STREET_CACHE:
+                self._number_values.clear()
+                self._number_orders.clear()
             self._number_values[street] = known
         return known
 
@@ -102,121 +224,65 @@ class Vocabulary:
             )
         return orders
 
-    _place_fuzzy: FuzzyKeys | None = None
-    # Street rows by the name keys of the streets of one postcode / one locality (see areas()).
-    _postcode_areas: dict[str, Area] | None = None
-    _locality_areas: dict[str, Area] | None = None
+    def interpolations_of(self, street: int) -> list[int]:
+        """Global rows of the street's interpolation lines."""
+        d, local = self.data.street_index(street)
+        offset = self.data.interp_offsets[d]
+        return [offset + i for i in self.data.datasets[d].interpolations_of(local)]
+
+    # --- areas and typo tables -------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Build now what forward geocoding otherwise builds on first need (the typo indexes,
-        the postcode and locality areas): a batch then pays for them at load, not in the
-        middle of its first rows."""
-        self.postcode_area("")
-        self.locality_area("")
-        _ = (self.street_fuzzy, self.place_fuzzy, self.street_word_fuzzy)  # built on access
+        """Build now what forward geocoding otherwise builds on first need (the typo tables'
+        keys): a batch then pays for them at load, not in the middle of its first rows."""
+        _ = (self.street_fuzzy, self.place_fuzzy, self.street_word_fuzzy)
+        for fuzzy in (self.street_fuzzy, self.place_fuzzy, self.street_word_fuzzy):
+            fuzzy.warm()
 
     def postcode_area(self, key: str) -> Area | None:
         """The streets of the postcode with this key, unless it has too many to narrow a search."""
-        if self._postcode_areas is None:
-            self._postcode_areas = _areas(self.data.streets, self.street_postcodes)
-        return self._postcode_areas.get(key)
+        return self._area("pc_area", key)
 
     def locality_area(self, key: str) -> Area | None:
         """The streets of the locality (town, neighbourhood) answering to this key, likewise."""
-        if self._locality_areas is None:
-            self._locality_areas = _areas(self.data.streets, self.street_localities)
-        return self._locality_areas.get(key)
+        return self._area("loc_area", key)
 
-    _street_words: frozenset[str] | None = None
-    _street_word_fuzzy: FuzzyKeys | None = None
-
-    @property
-    def street_words(self) -> frozenset[str]:
-        """Every word of every street name, as written and as abbreviations expand it."""
-        if self._street_words is None:
-            words: set[str] = set()
-            for name in {s.name for s in self.data.streets}:
-                for tok in tokenize(name):
-                    words.add(tok)
-                    words.update(token_forms(tok))
-            self._street_words = frozenset(words)
-        return self._street_words
-
-    @property
-    def street_word_fuzzy(self) -> FuzzyKeys:
-        if self._street_word_fuzzy is None:
-            self._street_word_fuzzy = FuzzyKeys(self.street_words)
-        return self._street_word_fuzzy
+    def _area(self, kind: str, key: str) -> Area | None:
+        if (kind, key) in self._areas:
+            return self._areas[(kind, key)]
+        kid = self.lexicon.key_id(key)
+        members = self.lexicon.rows(kind, kid) if kid >= 0 else ()
+        area: Area | None = None
+        if members:
+            by_key: dict[str, list[int]] = {}
+            for row in members:
+                ds, local, _ = self.data.street_at(row)
+                name, alts = ds.street_keys(local)
+                for k in (name, *alts):
+                    by_key.setdefault(k, []).append(row)
+            area = Area.of(by_key)
+        if len(self._areas) >= AREA_CACHE:
+            self._areas.clear()
+        self._areas[(kind, key)] = area
+        return area
 
     @property
     def street_fuzzy(self) -> FuzzyKeys:
         if self._street_fuzzy is None:
-            self._street_fuzzy = FuzzyKeys(self.streets_by_key)
+            self._street_fuzzy = FuzzyKeys(table=self.lexicon.fuzzy["street"])
         return self._street_fuzzy
 
     @property
     def place_fuzzy(self) -> FuzzyKeys:
         if self._place_fuzzy is None:
-            self._place_fuzzy = FuzzyKeys(
-                k
-                for p in self.data.places
-                if p.source != BUILTIN_NAME or p.population >= FUZZY_PLACE_POPULATION
-                for k in p.keys
-            )
+            self._place_fuzzy = FuzzyKeys(table=self.lexicon.fuzzy["place"])
         return self._place_fuzzy
 
-    @classmethod
-    def build(cls, data: IndexData) -> Vocabulary:
-        streets_by_key: dict[str, list[int]] = defaultdict(list)
-        for i, s in enumerate(data.streets):
-            streets_by_key[s.key].append(i)
-            for k in s.alt_keys:
-                streets_by_key[k].append(i)
-        places_by_key: dict[str, list[int]] = defaultdict(list)
-        country_names: dict[str, str] = {}
-        for i, p in enumerate(data.places):
-            for k in p.keys:
-                places_by_key[k].append(i)
-            if p.kind == "country" and p.country_code:
-                country_names.setdefault(p.country_code, p.name)
-        postcodes_by_key: dict[str, list[int]] = defaultdict(list)
-        for i, pc in enumerate(data.postcodes):
-            postcodes_by_key[pc.key].append(i)
-        numbers: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        pcs: list[set[str]] = [set() for _ in data.streets]
-        for a, (street, hn) in enumerate(zip(data.addr_street, data.addr_hn_key, strict=True)):
-            # Normalised again: an index imported before a change of the rule still matches.
-            numbers[street][normalize_housenumber(hn)].append(a)
-            code = data.addr_postcode[a]
-            if code:
-                pcs[street].add(postcode_key(code))
-        for i, s in enumerate(data.streets):
-            if s.postcode:
-                pcs[i].add(postcode_key(s.postcode))
-        street_localities = [
-            locality_keys(s.locality, *s.other_localities, s.neighborhood, s.admin2)
-            for s in data.streets
-        ]
-        street_admin = [locality_keys(s.admin1) for s in data.streets]
-        return cls(
-            data=data,
-            streets_by_key=dict(streets_by_key),
-            places_by_key=dict(places_by_key),
-            postcodes_by_key=dict(postcodes_by_key),
-            numbers_by_street={k: dict(v) for k, v in numbers.items()},
-            street_postcodes=[frozenset(p) for p in pcs],
-            street_localities=street_localities,
-            street_admin=street_admin,
-            context_keys=frozenset().union(
-                *street_localities,
-                *street_admin,
-                places_by_key,
-                *(locality_keys(pc.locality, pc.admin1) for pc in data.postcodes),
-            ),
-            country_names=country_names,
-            street_key_count={k: len(v) for k, v in streets_by_key.items()},
-            interpolations_by_street=_interpolations_by_street(data),
-        )
+    @property
+    def street_word_fuzzy(self) -> FuzzyKeys:
+        if self._street_word_fuzzy is None:
+            self._street_word_fuzzy = FuzzyKeys(table=self.lexicon.fuzzy["word"])
+        return self._street_word_fuzzy
 
     def country_name(self, code: str | None) -> str | None:
         if not code:
@@ -224,9 +290,8 @@ class Vocabulary:
         return self.country_names.get(code, code)
 
 
-# An area narrows a street search only while it is about a town's size: a county, or a city of
-# many thousand streets, is no narrower than the whole vocabulary.
-AREA_MAX_STREETS = 2_000
+# Areas (postcodes and towns) whose streets are kept as typo tables, before starting again.
+AREA_CACHE = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,27 +331,3 @@ class Area:
 
 # Areas of fewer keys are scanned whole: the length filter would cost more than it saves.
 _AREA_FILTER_MIN = 64
-
-
-def _areas(streets: list[StreetRow], area_keys: list[frozenset[str]]) -> dict[str, Area]:
-    rows: dict[str, list[int]] = defaultdict(list)
-    for i, keys in enumerate(area_keys):
-        for k in keys:
-            rows[k].append(i)
-    out: dict[str, Area] = {}
-    for area, members in rows.items():
-        if len(members) > AREA_MAX_STREETS:
-            continue
-        by_key: dict[str, list[int]] = defaultdict(list)
-        for i in members:
-            for k in (streets[i].key, *streets[i].alt_keys):
-                by_key[k].append(i)
-        out[area] = Area.of(dict(by_key))
-    return out
-
-
-def _interpolations_by_street(data: IndexData) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = defaultdict(list)
-    for i, line in enumerate(data.interpolations):
-        out[line.street].append(i)
-    return dict(out)

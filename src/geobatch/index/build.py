@@ -1,70 +1,99 @@
 """Import a source into the index: one data set file, written whole and swapped in atomically.
 
 Single writer: the file is built under a temporary name and renamed over the old one only when
-complete, so a failed import (a truncated extract, a wrong CSV) leaves the index as it was, and
-importing the same source again replaces it instead of adding a second copy.
+complete, so a failed import (a truncated extract, a wrong CSV, a full disk, a kill) leaves the
+index as it was, and importing the same source again replaces it instead of adding a second
+copy. After the swap the index-wide vocabulary (:mod:`geobatch.index.lexicon`) is rebuilt from
+every data set; the other data sets are not rebuilt.
+
+An import streams, in bounded memory (``memory_mb``):
+
+1. *read*: the source's records; address fields go to disk in chunks as they come, the rest
+   (streets, places, areas, interpolation lines, postcodes: far fewer) stays in memory;
+2. *place*: each chunk of addresses is located by point in polygon (locality, admin areas,
+   postcode, country where the tags are silent), given its street key, and sent to one of a
+   few partitions by that key;
+3. *streets*: each partition in turn becomes street entities (:mod:`geobatch.index.entities`;
+   only entities of one key ever meet), and its addresses learn their street;
+4. *write*: :mod:`geobatch.index.layout` numbers the streets in the order they were made and
+   writes every column, sorting the addresses by street in buckets that fit the budget.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
+import math
 import os
-import sqlite3
+import shutil
+import tempfile
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
 
 from geobatch.errors import IndexError_
-from geobatch.index.assign import AreaInfo, Assigned, Assigner, PlacePoint
-from geobatch.index.schema import (
-    BUILTIN_NAME,
-    DDL,
-    NAME_SEPARATOR,
-    SCHEMA_VERSION,
-    data_set_file,
-    schema_version_of,
+from geobatch.index.addresses import (
+    PARALLEL_MIN,
+    Job,
+    Line,
+    Way,
+    make_streets,
+    merge_dictionaries,
+    place_chunk,
+    raw_chunk,
+    run_all,
+    set_job,
+    streets_file,
+    workers,
 )
-from geobatch.index.streets import StreetTable
+from geobatch.index.assign import AreaInfo, Assigner, PlacePoint
+from geobatch.index.format import (
+    BUILTIN_NAME,
+    FORMAT_VERSION,
+    data_set_file,
+    format_version_of,
+)
+from geobatch.index.layout import PLACE_KIND_CODES, DataSetParts, write_data_set
+from geobatch.index.spill import SpillFile
+from geobatch.index.strings import StringCodes
 from geobatch.sources.records import (
+    AddressBatch,
     AddressRecord,
     AreaKind,
     AreaRecord,
+    BatchSource,
     InterpolationRecord,
     PlaceKind,
     PlaceRecord,
     PostcodeRecord,
     Progress,
-    Record,
     Source,
     StreetRecord,
 )
-from geobatch.text.abbreviations import name_keys
-from geobatch.text.housenumbers import normalize_housenumber
-from geobatch.text.postcodes import display_postcode, postcode_key
+from geobatch.text.abbreviations import name_key, name_keys
 
-# Half-size of the box given to a place that comes without one, by kind (metres).
-PLACE_EXTENT_M: dict[PlaceKind, float] = {
-    PlaceKind.COUNTRY: 200_000,
-    PlaceKind.STATE: 100_000,
-    PlaceKind.COUNTY: 30_000,
-    PlaceKind.CITY: 8_000,
-    PlaceKind.TOWN: 3_000,
-    PlaceKind.VILLAGE: 1_500,
-    PlaceKind.HAMLET: 500,
-    PlaceKind.SUBURB: 1_500,
-    PlaceKind.NEIGHBOURHOOD: 700,
-    PlaceKind.LOCALITY: 300,
-}
+# What an import may use by default. Addresses cost about 300 bytes each while their streets
+# are made (one partition at a time) and about 80 while they are sorted (one bucket at a time).
+DEFAULT_MEMORY_MB = 2_000
+MIN_MEMORY_MB = 200
+_ENTITY_BYTES = 400
+CHUNK = 250_000  # addresses per chunk read or placed at a time
+
 SETTLEMENTS = {PlaceKind.CITY, PlaceKind.TOWN, PlaceKind.VILLAGE, PlaceKind.HAMLET}
 NEIGHBOURHOODS = {PlaceKind.SUBURB, PlaceKind.NEIGHBOURHOOD}
+
+# Told about the stages after reading: (what, how many rows) -> a progress for them.
+StageProgress = Callable[[str, int], contextlib.AbstractContextManager[Progress | None]]
+
+
+@contextlib.contextmanager
+def _no_stage(what: str, total: int) -> Iterator[Progress | None]:
+    yield None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,142 +104,366 @@ class ImportSummary:
     path: Path
 
 
-@dataclass(slots=True)
-class _Collected:
-    addresses: list[AddressRecord] = field(default_factory=list)
-    streets: list[StreetRecord] = field(default_factory=list)
-    places: list[PlaceRecord] = field(default_factory=list)
-    areas: list[AreaRecord] = field(default_factory=list)
-    interpolations: list[InterpolationRecord] = field(default_factory=list)
-    postcodes: list[PostcodeRecord] = field(default_factory=list)
-
-    def add(self, record: Record) -> None:
-        match record:
-            case AddressRecord():
-                self.addresses.append(record)
-            case StreetRecord():
-                self.streets.append(record)
-            case PlaceRecord():
-                self.places.append(record)
-            case AreaRecord():
-                self.areas.append(record)
-            case InterpolationRecord():
-                self.interpolations.append(record)
-            case PostcodeRecord():
-                self.postcodes.append(record)
-
-
 def import_source(
-    index_dir: Path, source: Source, progress: Progress | None = None
+    index_dir: Path,
+    source: Source,
+    progress: Progress | None = None,
+    *,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    stages: StageProgress | None = None,
 ) -> ImportSummary:
     """Read ``source`` and write it as one data set of ``index_dir``, replacing an older copy."""
+    from geobatch.index.lexicon import rebuild_lexicon
+
     started = time.monotonic()
     index_dir.mkdir(parents=True, exist_ok=True)
     target = data_set_file(index_dir, source.name)
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    work = Path(tempfile.mkdtemp(prefix=".import-", dir=index_dir))
+    budget = max(memory_mb, MIN_MEMORY_MB) * 1_000_000
     try:
-        collected = _Collected()
-        for record in source.read(progress):
-            collected.add(record)
         reference = _ReferenceData.load(index_dir, exclude=target)
-        counts = _write(tmp, source.name, collected, reference)
+        collected = _collect(source, progress, work)
+        counts = _build(tmp, source.name, collected, reference, work, budget, stages or _no_stage)
         os.replace(tmp, target)
-    except sqlite3.Error as exc:
-        raise IndexError_(f"could not write the index file {target}: {exc}") from exc
+        rebuild_lexicon(index_dir)
+    except OSError as exc:
+        raise IndexError_(
+            f"could not write the index {index_dir}: {exc.strerror or exc}; "
+            "the index is as it was before this import"
+        ) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        shutil.rmtree(work, ignore_errors=True)
     return ImportSummary(source.name, counts, time.monotonic() - started, target)
 
 
 def ensure_builtin(index_dir: Path, progress: Progress | None = None) -> ImportSummary | None:
     """Build the built-in world gazetteer into ``index_dir`` unless it is there already, in
-    this version's schema (an upgrade rebuilds it: it comes from installed packages)."""
+    this version's format (an upgrade rebuilds it: it comes from installed packages)."""
+    from geobatch.index.lexicon import lexicon_is_current, rebuild_lexicon
+
     path = data_set_file(index_dir, BUILTIN_NAME)
-    if path.exists() and schema_version_of(path) == str(SCHEMA_VERSION):
+    if path.exists() and format_version_of(path) == FORMAT_VERSION:
+        if not lexicon_is_current(index_dir):
+            rebuild_lexicon(index_dir)
         return None
     from geobatch.sources.builtin import BuiltinGazetteer
 
     return import_source(index_dir, BuiltinGazetteer(), progress)
 
 
+def clean_stale_work(index_dir: Path) -> None:
+    """Remove what killed imports left behind (temporary folders and files)."""
+    if not index_dir.is_dir():
+        return
+    for path in index_dir.glob(".import-*"):
+        with contextlib.suppress(OSError):
+            if _owner_gone(path.name.rsplit("-", 1)[-1]) or path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+    for path in index_dir.glob("*.tmp-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if _owner_gone(pid):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _owner_gone(pid_text: str) -> bool:
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+# --- reference data from the built-in gazetteer -------------------------------------------------
+
+
 @dataclass(slots=True)
 class _ReferenceData:
-    """Polygons and places of the data sets already in the index (the built-in one above all)."""
+    """Polygons and places of the built-in gazetteer, to locate what a source does not."""
 
     areas: list[AreaInfo]
     places: list[PlacePoint]
 
     @classmethod
     def load(cls, index_dir: Path, exclude: Path) -> _ReferenceData:
+        from geobatch.index.dataset import DataSet
+
         builtin = data_set_file(index_dir, BUILTIN_NAME)
         if not builtin.exists() or builtin == exclude:
             return cls([], [])
-        con = sqlite3.connect(f"file:{builtin}?mode=ro", uri=True)
-        try:
-            areas = [
-                AreaInfo(name, AreaKind(kind), level, cc, shapely.from_wkb(wkb))
-                for name, kind, level, cc, wkb in con.execute(
-                    "SELECT name, kind, level, country_code, wkb FROM areas"
-                )
-            ]
-            places = [
-                PlacePoint(name, lat, lon, cc, False, admin1)
-                for name, lat, lon, cc, admin1 in con.execute(
-                    "SELECT name, lat, lon, country_code, admin1 FROM places"
-                    " WHERE kind IN (?, ?, ?)",
-                    (PlaceKind.CITY, PlaceKind.TOWN, PlaceKind.VILLAGE),
-                )
-            ]
-        finally:
-            con.close()
+        data = DataSet.open(builtin)
+        areas = []
+        for row in range(data.area_count):
+            a = data.area(row)
+            areas.append(AreaInfo(a.name, AreaKind(a.kind), a.level, a.country_code,
+                                  shapely.from_wkb(a.wkb)))  # fmt: skip
+        wanted = [PLACE_KIND_CODES.index(k) for k in ("city", "town", "village")]
+        rows = np.flatnonzero(np.isin(data.place_kinds(), wanted)).tolist()
+        places = [
+            PlacePoint(name, lat, lon, cc, False, admin1)
+            for name, lat, lon, cc, admin1 in data.place_summaries(rows)
+        ]
         return cls(areas, places)
 
 
-def _write(path: Path, name: str, data: _Collected, reference: _ReferenceData) -> dict[str, int]:
-    # Each polygon is parsed once here; records and geometries travel together from now on.
+# --- 1. read ---------------------------------------------------------------------------------
+
+
+_ADDRESS_FIELDS = ("housenumber", "street", "unit", "postcode", "locality", "district", "region",
+                   "country_code")  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Collected:
+    """What a source held: addresses in chunks on disk, everything else in memory."""
+
+    chunks: int = 0
+    addresses: int = 0
+    streets: list[StreetRecord] = field(default_factory=list)
+    places: list[PlaceRecord] = field(default_factory=list)
+    areas: list[AreaRecord] = field(default_factory=list)
+    interpolations: list[InterpolationRecord] = field(default_factory=list)
+    postcodes: list[PostcodeRecord] = field(default_factory=list)
+
+
+class _AddressBuffer:
+    """Address fields as columns, written to the chunk file every CHUNK rows."""
+
+    def __init__(self, work: Path) -> None:
+        self._work = work
+        self.chunks = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.lon: list[float] = []  # of single records not yet in an array part
+        self.lat: list[float] = []
+        self.parts: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+        self.rows = 0
+        self.columns: list[list[str | None]] = [[] for _ in _ADDRESS_FIELDS]
+
+    def _close_singles(self) -> None:
+        if self.lon:
+            self.parts.append(
+                (np.array(self.lon, dtype=np.float64), np.array(self.lat, dtype=np.float64))
+            )
+            self.lon, self.lat = [], []
+
+    def add(self, a: AddressRecord) -> None:
+        self.lon.append(a.lon)
+        self.lat.append(a.lat)
+        cols = self.columns
+        cols[0].append(a.housenumber)
+        cols[1].append(a.street)
+        cols[2].append(a.unit)
+        cols[3].append(a.postcode)
+        cols[4].append(a.locality)
+        cols[5].append(a.district)
+        cols[6].append(a.region)
+        cols[7].append(a.country_code)
+        self.rows += 1
+        if self.rows >= CHUNK:
+            self.flush()
+
+    def add_batch(self, batch: AddressBatch) -> None:
+        self._close_singles()
+        self.parts.append(
+            (np.asarray(batch.lon, dtype=np.float64), np.asarray(batch.lat, dtype=np.float64))
+        )
+        fields: tuple[list[str | None], ...] = (
+            list(batch.housenumber), batch.street, batch.unit, batch.postcode, batch.locality,
+            batch.district, batch.region, batch.country_code,
+        )  # fmt: skip
+        for column, values in zip(self.columns, fields, strict=True):
+            column.extend(values)
+        self.rows += len(batch)
+        if self.rows >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        self._close_singles()
+        if self.rows:
+            lon = np.concatenate([p[0] for p in self.parts])
+            lat = np.concatenate([p[1] for p in self.parts])
+            out = SpillFile(raw_chunk(self._work, self.chunks))
+            out.write((lon, lat, self.columns))
+            out.close()
+            self.chunks += 1
+            self._reset()
+
+
+def _collect(source: Source, progress: Progress | None, work: Path) -> _Collected:
+    collected = _Collected()
+    buffer = _AddressBuffer(work)
+    records = (
+        source.read_batches(progress) if isinstance(source, BatchSource) else source.read(progress)
+    )
+    for record in records:
+        if isinstance(record, AddressBatch):
+            buffer.add_batch(record)
+            collected.addresses += len(record)
+        elif isinstance(record, AddressRecord):
+            buffer.add(record)
+            collected.addresses += 1
+        elif isinstance(record, StreetRecord):
+            collected.streets.append(record)
+        elif isinstance(record, PlaceRecord):
+            collected.places.append(record)
+        elif isinstance(record, AreaRecord):
+            collected.areas.append(record)
+        elif isinstance(record, InterpolationRecord):
+            collected.interpolations.append(record)
+        elif isinstance(record, PostcodeRecord):
+            collected.postcodes.append(record)
+    buffer.flush()
+    collected.chunks = buffer.chunks
+    return collected
+
+
+# --- 2. place, 3. streets --------------------------------------------------------------------
+
+
+def _build(
+    path: Path,
+    name: str,
+    data: _Collected,
+    reference: _ReferenceData,
+    work: Path,
+    budget: int,
+    stages: StageProgress,
+) -> dict[str, int]:
     areas = _with_countries(_parsed(data.areas), reference)
-    own_areas = [info for _, info in areas]
     own_places = [
         PlacePoint(p.name, p.lat, p.lon, p.country_code, p.kind in NEIGHBOURHOODS)
         for p in data.places
         if p.kind in SETTLEMENTS or p.kind in NEIGHBOURHOODS
     ]
     assigner = Assigner(
-        own_areas + reference.areas,
+        [info for _, info in areas] + reference.areas,
         own_places,
         countries_by_place=reference.places or [p for p in own_places if p.country_code],
     )
-    if path.exists():
-        path.unlink()
-    con = sqlite3.connect(path)
+    parallel = data.addresses >= PARALLEL_MIN
+    # Streets are made one partition per worker at a time: each gets its share of the budget.
+    share = budget // (workers() if parallel else 1)
+    parts = max(1, math.ceil(data.addresses * _ENTITY_BYTES / share))
+    job = Job(work, assigner, parts=max(parts, 2 * workers()) if parallel else parts)
+    names, numbers, units, hn_keys = StringCodes(), StringCodes(), StringCodes(), StringCodes()
+    set_job(job)
     try:
-        con.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
-        con.executescript(DDL)
-        counts = {
-            "places": _write_places(con, data.places, assigner),
-            "areas": _write_areas(con, areas),
-        }
-        streets = StreetTable(assigner)
-        streets.add_ways(data.streets)
-        counts["addresses"] = _write_addresses(con, data.addresses, streets, assigner)
-        counts["interpolations"] = _write_interpolations(con, data.interpolations, streets)
-        counts["streets"] = streets.write(con)
-        counts["postcodes"] = _write_postcodes(
-            con, data.postcodes + _postcode_areas(areas), assigner
+        with stages("locating addresses", data.addresses) as bar:
+            placed = []
+            for result in run_all(place_chunk, list(range(data.chunks)), parallel):
+                placed.append(result)
+                if bar is not None:
+                    bar.advance(result.usable)
+        job.chunk_maps, job.chunk_seq, usable = merge_dictionaries(
+            placed, names, numbers, units, hn_keys
         )
-        meta = {
-            "schema_version": str(SCHEMA_VERSION),
-            "source": name,
-            "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "counts": json.dumps(counts),
-        }
-        con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-        con.commit()
+        job.chunks = data.chunks
+        job.ways = _placed_ways(data.streets, assigner, names)
+        job.part_ways = [[] for _ in range(job.parts)]
+        for i, way in enumerate(job.ways):
+            job.part_ways[job.partition_of(way.key)].append(i)
+        job.lines, records = _placed_lines(data.interpolations, names)
+        job.part_lines = [[] for _ in range(job.parts)]
+        for i, line in enumerate(job.lines):
+            if line.key:
+                job.part_lines[job.partition_of(line.key)].append(i)
+            else:
+                job.unnamed.append(i)
+        job.names = names.values
+        with stages("making streets", usable) as bar:
+            results = []
+            for made in run_all(make_streets, list(range(job.parts)), parallel):
+                results.append(made)
+                if bar is not None:
+                    bar.advance(made.addresses)
     finally:
-        con.close()
-    return counts
+        set_job(None)
+    line_street: dict[int, tuple[int, int]] = {}  # line -> (partition, local street)
+    nearest: dict[int, tuple[float, int, int, int]] = {}
+    for r in results:
+        line_street.update((i, (r.part, local)) for i, local in r.lines.items())
+        for i, (metres, created, local) in r.nearest.items():
+            if i not in nearest or (metres, created) < nearest[i][:2]:
+                nearest[i] = (metres, created, r.part, local)
+    line_street.update((i, (p, local)) for i, (_, _, p, local) in nearest.items())
+    files = []
+    for r in results:
+        spill = streets_file(work, r.part)
+        spill.frames = r.frames
+        files.append(spill)
+    parts_out = DataSetParts(
+        source=name,
+        names=names.values,
+        numbers=numbers.values,
+        units=units.values,
+        hn_keys=hn_keys.values,
+        streets=[r.summaries for r in results],
+        address_files=files,
+        address_count=usable,
+        places=data.places,
+        areas=areas,
+        interpolations=[
+            (records[i], *line_street[i]) for i in range(len(records)) if i in line_street
+        ],
+        postcode_records=data.postcodes + _postcode_areas(areas),
+        assigner=assigner,
+    )
+    return write_data_set(path, parts_out, work, budget, stages)
 
+
+def _placed_ways(streets: list[StreetRecord], assigner: Assigner, names: StringCodes) -> list[Way]:
+    usable = [w for w in streets if w.coords and name_key(w.name)]
+    if not usable:
+        return []
+    mids = np.array([w.coords[len(w.coords) // 2] for w in usable], dtype=np.float64)
+    found = assigner.assign(mids[:, 1], mids[:, 0])
+    out = []
+    code = names.code
+    for i, way in enumerate(usable):
+        names_of = (way.name, *way.alt_names)
+        out.append(
+            Way(
+                key=name_key(way.name),
+                name=way.name,
+                alt_keys=tuple(k for n in names_of for k in name_keys(n)),
+                coords=np.array(way.coords, dtype=np.float64).reshape(-1, 2),
+                locality=code(found.locality[i]),
+                country=code(found.country_code[i]),
+                admin1=code(found.admin1[i]),
+                admin2=code(found.admin2[i]),
+                neighborhood=code(found.neighborhood[i]),
+                postcode=code(way.postcode or found.postcode[i]),
+            )
+        )
+    return out
+
+
+def _placed_lines(
+    items: list[InterpolationRecord], names: StringCodes
+) -> tuple[list[Line], list[InterpolationRecord]]:
+    lines, records = [], []
+    for it in items:
+        if len(it.coords) < 2 or len(it.numbered) < 2:
+            continue
+        lon, lat = it.coords[len(it.coords) // 2]
+        key = name_key(it.street) if it.street else ""
+        lines.append(Line(key, names.code(it.locality), lon, lat))
+        records.append(it)
+    return lines, records
+
+
+# --- areas and postcode areas ----------------------------------------------------------------
 
 _Area = tuple[AreaRecord, AreaInfo]
 
@@ -256,185 +509,6 @@ def _area_info(area: AreaRecord) -> AreaInfo | None:
         return None
     shapely.prepare(geom)
     return AreaInfo(area.name, area.kind, area.level, area.country_code, geom)
-
-
-def _lat_lon(
-    items: Iterable[AddressRecord | PlaceRecord | PostcodeRecord],
-) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [(i.lat, i.lon) for i in items]
-    arr = np.array(pairs, dtype=np.float64).reshape(-1, 2)
-    return arr[:, 0], arr[:, 1]
-
-
-def _write_places(con: sqlite3.Connection, places: list[PlaceRecord], assigner: Assigner) -> int:
-    lat, lon = _lat_lon(places)
-    found = assigner.assign(lat, lon)
-    rows = []
-    for i, p in enumerate(places):
-        west, south, east, north = p.bbox or _box(p.lat, p.lon, PLACE_EXTENT_M[p.kind])
-        cc = p.country_code or found.country_code[i]
-        admin1 = p.admin1 or (found.admin1[i] if p.kind is not PlaceKind.STATE else None)
-        admin2 = p.admin2 or (found.admin2[i] if p.kind not in _ABOVE_COUNTY else None)
-        rows.append(
-            (p.name, p.kind.value, p.lat, p.lon, south, west, north, east, p.population,
-             cc.upper() if cc else None, admin1, p.admin1_code, admin2,
-             NAME_SEPARATOR.join(p.alt_names), _place_keys(p))
-        )  # fmt: skip
-    con.executemany(
-        "INSERT INTO places (name, kind, lat, lon, south, west, north, east, population,"
-        " country_code, admin1, admin1_code, admin2, alt_names, keys)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    return len(rows)
-
-
-def _place_keys(p: PlaceRecord) -> str:
-    """Every name key the place answers to, computed once here instead of at each load."""
-    names = [p.name, *p.alt_names]
-    if p.admin1_code and p.kind is PlaceKind.STATE:
-        names.append(p.admin1_code)
-    # A bare number ("12", a GeoNames admin code) is a house number or postcode, never a name.
-    keys = dict.fromkeys(k for n in names for k in name_keys(n) if not k.isdigit())
-    return NAME_SEPARATOR.join(keys)
-
-
-_ABOVE_COUNTY = {PlaceKind.COUNTRY, PlaceKind.STATE, PlaceKind.COUNTY}
-
-
-def _box(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:
-    dlat = metres / 111_320.0
-    dlon = metres / (111_320.0 * max(float(np.cos(np.radians(lat))), 0.01))
-    return lon - dlon, lat - dlat, lon + dlon, lat + dlat
-
-
-def _write_areas(con: sqlite3.Connection, areas: list[_Area]) -> int:
-    rows = []
-    for a, info in areas:
-        west, south, east, north = info.geometry.bounds
-        rows.append(
-            (a.name, a.kind.value, a.level, a.country_code, a.code,
-             NAME_SEPARATOR.join(a.alt_names), south, west, north, east, a.wkb)
-        )  # fmt: skip
-    con.executemany(
-        "INSERT INTO areas (name, kind, level, country_code, code, alt_names,"
-        " south, west, north, east, wkb) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    return len(rows)
-
-
-def _write_addresses(
-    con: sqlite3.Connection,
-    addresses: list[AddressRecord],
-    streets: StreetTable,
-    assigner: Assigner,
-) -> int:
-    usable = [a for a in addresses if a.street and a.housenumber.strip()]
-    lat, lon = _lat_lon(usable)
-    found = assigner.assign(lat, lon)
-    rows = []
-    for i, a in enumerate(usable):
-        assert a.street is not None
-        street_id = streets.street_for_address(a, _context(a, found, i))
-        rows.append(
-            (street_id, a.housenumber.strip(), normalize_housenumber(a.housenumber), a.unit,
-             display_postcode(a.postcode) if a.postcode else None, a.lat, a.lon)
-        )  # fmt: skip
-    con.executemany(
-        "INSERT INTO addresses (street_id, housenumber, hn_key, unit, postcode, lat, lon)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    return len(rows)
-
-
-@dataclass(frozen=True, slots=True)
-class AddressContext:
-    """Where an address lies: its tags first, point in polygon where the tags are silent."""
-
-    locality: str | None
-    neighborhood: str | None
-    postcode: str | None
-    admin1: str | None
-    admin2: str | None
-    country_code: str | None
-
-
-def _context(a: AddressRecord, found: Assigned, i: int) -> AddressContext:
-    cc = a.country_code or found.country_code[i]
-    return AddressContext(
-        locality=a.locality or found.locality[i],
-        neighborhood=a.district or found.neighborhood[i],
-        postcode=display_postcode(a.postcode) if a.postcode else found.postcode[i],
-        admin1=a.region or found.admin1[i],
-        admin2=found.admin2[i],
-        country_code=cc.upper() if cc else None,
-    )
-
-
-def _write_interpolations(
-    con: sqlite3.Connection, items: list[InterpolationRecord], streets: StreetTable
-) -> int:
-    rows = []
-    for it in items:
-        if len(it.coords) < 2 or len(it.numbered) < 2:
-            continue
-        street_id = streets.street_for_line(it.street, it.coords, it.locality)
-        if street_id is None:
-            continue
-        wkb = shapely.to_wkb(shapely.linestrings(it.coords))
-        rows.append((street_id, it.scheme, json.dumps(it.numbered), it.postcode, wkb))
-    con.executemany(
-        "INSERT INTO interpolations (street_id, scheme, numbered, postcode, wkb)"
-        " VALUES (?, ?, ?, ?, ?)",
-        rows,
-    )
-    return len(rows)
-
-
-def _write_postcodes(
-    con: sqlite3.Connection, records: list[PostcodeRecord], assigner: Assigner
-) -> int:
-    """Postcodes from the addresses just written (centre, extent, usual locality) and records."""
-    groups: dict[tuple[str, str | None], list[tuple[float, float, str | None, str | None]]]
-    groups = defaultdict(list)
-    query = (
-        "SELECT a.postcode, s.country_code, a.lat, a.lon, s.locality, s.admin1"
-        " FROM addresses a JOIN streets s ON s.id = a.street_id WHERE a.postcode IS NOT NULL"
-    )
-    for pc, cc, lat, lon, loc, adm1 in con.execute(query):
-        groups[(pc, cc)].append((lat, lon, loc, adm1))
-    rows = []
-    for (pc, cc), pts in groups.items():
-        arr = np.array([(p[0], p[1]) for p in pts])
-        lat, lon = float(np.median(arr[:, 0])), float(np.median(arr[:, 1]))
-        south, west = arr.min(axis=0)
-        north, east = arr.max(axis=0)
-        locality = Counter(p[2] for p in pts if p[2]).most_common(1)
-        admin1 = Counter(p[3] for p in pts if p[3]).most_common(1)
-        rows.append(
-            (pc, postcode_key(pc), cc, locality[0][0] if locality else None,
-             admin1[0][0] if admin1 else None, lat, lon,
-             float(south), float(west), float(north), float(east))
-        )  # fmt: skip
-    if records:
-        lat, lon = _lat_lon(records)
-        found = assigner.assign(lat, lon)
-        for i, r in enumerate(records):
-            west, south, east, north = _box(r.lat, r.lon, 2_000)
-            cc = r.country_code or found.country_code[i]
-            rows.append(
-                (display_postcode(r.postcode), postcode_key(r.postcode), cc,
-                 r.locality or found.locality[i], found.admin1[i], r.lat, r.lon,
-                 south, west, north, east)
-            )  # fmt: skip
-    con.executemany(
-        "INSERT INTO postcodes (postcode, key, country_code, locality, admin1, lat, lon,"
-        " south, west, north, east) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    return len(rows)
 
 
 def _postcode_areas(areas: list[_Area]) -> list[PostcodeRecord]:

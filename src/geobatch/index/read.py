@@ -1,217 +1,224 @@
-"""Load every data set of an index directory into memory, once per process.
+"""Every data set of an index directory, mapped, behind one numbering of rows.
 
-The geocoders work on plain lists and numpy arrays: dictionary and array look-ups take
-microseconds, where a SQL query per token would take milliseconds. All data sets are
-concatenated, so a query costs the same whether one or ten are loaded.
+Streets, places, postcodes, areas, interpolation lines and addresses are numbered across data
+sets in the order :func:`~geobatch.index.format.data_set_files` lists them (the built-in
+gazetteer first), as the index-wide lexicon numbers them. Opening maps the files and reads
+their tables of contents: milliseconds, whatever their size, and no per-row object. A row
+becomes a Python object when it is asked for; the few thousand a batch asks for again and
+again are kept (bounded).
 """
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass, field
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from geobatch.errors import IndexError_
-from geobatch.index.schema import NAME_SEPARATOR, SCHEMA_VERSION, data_set_files
-from geobatch.index.spatial import FloatArray
+from geobatch.index.dataset import (
+    AreaRow,
+    DataSet,
+    InterpolationRow,
+    PlaceRow,
+    PostcodeRow,
+    StreetRow,
+)
+from geobatch.index.format import data_set_files, refuse_old_files
+from geobatch.index.layout import E7
+
+__all__ = [
+    "AreaRow",
+    "IndexData",
+    "InterpolationRow",
+    "PlaceRow",
+    "PostcodeRow",
+    "StreetRow",
+    "load_index",
+]
+
+T = TypeVar("T")
+
+# Rows kept as objects per kind before the cache starts again: a batch asks for the same few
+# thousand streets and places over and over; this bounds what a long job holds.
+ROW_CACHE = 50_000
 
 
-@dataclass(frozen=True, slots=True)
-class PlaceRow:
-    name: str
-    kind: str
-    lat: float
-    lon: float
-    bbox: tuple[float, float, float, float]  # south, west, north, east
-    population: int
-    country_code: str | None
-    admin1: str | None
-    admin1_code: str | None
-    admin2: str | None
-    keys: tuple[str, ...]
-    source: str
+class Rows(Generic[T]):
+    """Rows of one kind across data sets, made when asked for and kept (bounded)."""
+
+    def __init__(self, offsets: list[int], makers: list[Callable[[int], T]]) -> None:
+        self._offsets = offsets  # first global row of each data set, then the total
+        self._makers = makers
+        self._cache: dict[int, T] = {}
+
+    def __len__(self) -> int:
+        return self._offsets[-1]
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        found = self._cache.get(i)
+        if found is not None:
+            return found
+        if not 0 <= i < self._offsets[-1]:
+            raise IndexError(i)
+        d = bisect_right(self._offsets, i) - 1
+        row = self._makers[d](i - self._offsets[d])
+        if len(self._cache) >= ROW_CACHE:
+            self._cache.clear()
+        self._cache[i] = row
+        return row
+
+    def __iter__(self) -> Iterator[T]:
+        for d, make in enumerate(self._makers):
+            for k in range(self._offsets[d + 1] - self._offsets[d]):
+                yield make(k)
 
 
-@dataclass(frozen=True, slots=True)
-class StreetRow:
-    name: str
-    key: str
-    locality: str | None
-    other_localities: tuple[str, ...]
-    neighborhood: str | None
-    postcode: str | None
-    admin1: str | None
-    admin2: str | None
-    country_code: str | None
-    lat: float
-    lon: float
-    bbox: tuple[float, float, float, float]
-    alt_keys: tuple[str, ...]
-    source: str
-    wkb: bytes | None
+def _offsets(counts: list[int]) -> list[int]:
+    out = [0]
+    for n in counts:
+        out.append(out[-1] + n)
+    return out
 
 
-@dataclass(frozen=True, slots=True)
-class PostcodeRow:
-    postcode: str
-    key: str
-    country_code: str | None
-    locality: str | None
-    admin1: str | None
-    lat: float
-    lon: float
-    bbox: tuple[float, float, float, float]
-    source: str
+class IndexData:
+    """Everything the geocoders read, with global row numbers across data sets."""
 
+    def __init__(self, datasets: list[DataSet], index_dir: Path | None = None) -> None:
+        self.index_dir = index_dir
+        self.datasets = datasets
+        self.sources = [d.source for d in datasets]
+        self.street_offsets = _offsets([d.street_count for d in datasets])
+        self.place_offsets = _offsets([d.place_count for d in datasets])
+        self.postcode_offsets = _offsets([d.postcode_count for d in datasets])
+        self.area_offsets = _offsets([d.area_count for d in datasets])
+        self.interp_offsets = _offsets([d.interp_count for d in datasets])
+        self.address_offsets = _offsets([d.address_count for d in datasets])
+        self.streets: Rows[StreetRow] = Rows(self.street_offsets, [d.street for d in datasets])
+        self.places: Rows[PlaceRow] = Rows(self.place_offsets, [d.place for d in datasets])
+        self.postcodes: Rows[PostcodeRow] = Rows(
+            self.postcode_offsets, [d.postcode for d in datasets]
+        )
+        self.areas: Rows[AreaRow] = Rows(self.area_offsets, [d.area for d in datasets])
+        self.interpolations: Rows[InterpolationRow] = Rows(
+            self.interp_offsets, [self._global_interp(d) for d in range(len(datasets))]
+        )
 
-@dataclass(frozen=True, slots=True)
-class AreaRow:
-    name: str
-    kind: str
-    level: int
-    country_code: str | None
-    code: str | None
-    wkb: bytes
-    source: str
+    def _global_interp(self, d: int) -> Callable[[int], InterpolationRow]:
+        ds, offset = self.datasets[d], self.street_offsets[d]
 
+        def make(i: int) -> InterpolationRow:
+            row = ds.interpolation(i)
+            return InterpolationRow(row.street + offset, row.scheme, row.numbered,
+                                    row.postcode, row.wkb)  # fmt: skip
 
-@dataclass(frozen=True, slots=True)
-class InterpolationRow:
-    street: int
-    scheme: str
-    numbered: str
-    postcode: str | None
-    wkb: bytes
+        return make
+
+    # --- streets and their addresses -------------------------------------------------------------
+
+    def street_at(self, row: int) -> tuple[DataSet, int, int]:
+        """(data set, its own street row, its first global address row) of a global street."""
+        d = bisect_right(self.street_offsets, row) - 1
+        return self.datasets[d], row - self.street_offsets[d], self.address_offsets[d]
+
+    def street_index(self, row: int) -> tuple[int, int]:
+        """(data set number, its own street row) of a global street."""
+        d = bisect_right(self.street_offsets, row) - 1
+        return d, row - self.street_offsets[d]
+
+    def address_at(self, row: int) -> tuple[DataSet, int]:
+        d = bisect_right(self.address_offsets, row) - 1
+        return self.datasets[d], row - self.address_offsets[d]
+
+    @property
+    def address_count(self) -> int:
+        return self.address_offsets[-1]
+
+    def address_point(self, row: int) -> tuple[float, float]:
+        ds, i = self.address_at(row)
+        return ds.address_point(i)
+
+    def address_points(self, rows: Sequence[int]) -> tuple[npt.NDArray[np.float64], ...]:
+        """(lat, lon) arrays of global address rows."""
+        lat = np.empty(len(rows))
+        lon = np.empty(len(rows))
+        for k, row in enumerate(rows):
+            lat[k], lon[k] = self.address_point(row)
+        return lat, lon
+
+    def address_number(self, row: int) -> str:
+        ds, i = self.address_at(row)
+        return ds.address_number(i)
+
+    def address_postcode(self, row: int) -> str | None:
+        ds, i = self.address_at(row)
+        return ds.address_postcode(i)
+
+    def address_unit(self, row: int) -> str | None:
+        ds, i = self.address_at(row)
+        return ds.address_unit(i)
+
+    def address_street(self, row: int) -> int:
+        d = bisect_right(self.address_offsets, row) - 1
+        return (
+            int(self.datasets[d].addr_street[row - self.address_offsets[d]])
+            + (self.street_offsets[d])
+        )
+
+    def address_columns(self, rows: npt.NDArray[np.int64]) -> AddressColumns:
+        """The columns of many global address rows at once (reverse geocoding's answers)."""
+        n = len(rows)
+        out = AddressColumns(
+            street=[0] * n, number=[""] * n, unit=[None] * n, postcode=[None] * n,
+            lat=np.empty(n), lon=np.empty(n),
+        )  # fmt: skip
+        which = np.searchsorted(self.address_offsets, rows, side="right") - 1
+        for d in np.unique(which).tolist():
+            at = np.flatnonzero(which == d)
+            ds = self.datasets[d]
+            local = rows[at] - self.address_offsets[d]
+            out.lat[at] = ds.addr_lat_e7[local] / E7
+            out.lon[at] = ds.addr_lon_e7[local] / E7
+            numbers, units, names = ds.number_list(), ds.unit_list(), ds.name_list()
+            offset = self.street_offsets[d]
+            for k, street, number, unit, postcode in zip(
+                at.tolist(), ds.addr_street[local].tolist(), ds.addr_number[local].tolist(),
+                ds.addr_unit[local].tolist(), ds.addr_postcode[local].tolist(), strict=True,
+            ):  # fmt: skip
+                out.street[k] = street + offset
+                out.number[k] = numbers[number]
+                out.unit[k] = units[unit] or None
+                out.postcode[k] = names[postcode] or None
+        return out
 
 
 @dataclass(slots=True)
-class IndexData:
-    """Everything the geocoders need, with global row numbers across data sets."""
-
-    sources: list[str] = field(default_factory=list)
-    places: list[PlaceRow] = field(default_factory=list)
-    streets: list[StreetRow] = field(default_factory=list)
-    postcodes: list[PostcodeRow] = field(default_factory=list)
-    areas: list[AreaRow] = field(default_factory=list)
-    interpolations: list[InterpolationRow] = field(default_factory=list)
-    # Addresses as columns: street row number, house number as written and as key, unit, postcode.
-    addr_street: list[int] = field(default_factory=list)
-    addr_number: list[str] = field(default_factory=list)
-    addr_hn_key: list[str] = field(default_factory=list)
-    addr_unit: list[str | None] = field(default_factory=list)
-    addr_postcode: list[str | None] = field(default_factory=list)
-    addr_lat: FloatArray = field(default_factory=lambda: np.zeros(0))
-    addr_lon: FloatArray = field(default_factory=lambda: np.zeros(0))
-
-
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(v for v in (value or "").split(NAME_SEPARATOR) if v)
+class AddressColumns:
+    street: list[int]
+    number: list[str]
+    unit: list[str | None]
+    postcode: list[str | None]
+    lat: npt.NDArray[np.float64]
+    lon: npt.NDArray[np.float64]
 
 
 def load_index(index_dir: Path) -> IndexData:
-    """Read every data set file of ``index_dir``; raises IndexError_ when there is none."""
+    """Map every data set file of ``index_dir``; raises IndexError_ when there is none."""
     files = data_set_files(index_dir)
     if not files:
+        refuse_old_files(index_dir)
         raise IndexError_(
             f"no index at {index_dir}: run 'geobatch import FILE' or let geobatch build the "
             "built-in gazetteer first"
         )
-    data = IndexData()
-    lats: list[FloatArray] = []
-    lons: list[FloatArray] = []
-    for path in files:
-        _load_file(path, data, lats, lons)
-    data.addr_lat = np.concatenate(lats) if lats else np.zeros(0)
-    data.addr_lon = np.concatenate(lons) if lons else np.zeros(0)
-    return data
-
-
-def _load_file(path: Path, data: IndexData, lats: list[FloatArray], lons: list[FloatArray]) -> None:
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise IndexError_(f"cannot open index file {path}: {exc}") from exc
-    try:
-        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("schema_version") != str(SCHEMA_VERSION):
-            raise IndexError_(
-                f"{path} was written by another version of geobatch "
-                f"(schema {meta.get('schema_version')}, expected {SCHEMA_VERSION}); import it again"
-            )
-        source = meta.get("source", path.name)
-        data.sources.append(source)
-        _load_places(con, data, source)
-        street_offset = len(data.streets)
-        _load_streets(con, data, source)
-        _load_addresses(con, data, street_offset, lats, lons)
-        _load_rest(con, data, source, street_offset)
-    except sqlite3.Error as exc:
-        raise IndexError_(f"index file {path} is unreadable ({exc}); import it again") from exc
-    finally:
-        con.close()
-
-
-def _load_places(con: sqlite3.Connection, data: IndexData, source: str) -> None:
-    for row in con.execute(
-        "SELECT name, kind, lat, lon, south, west, north, east, population, country_code,"
-        " admin1, admin1_code, admin2, keys FROM places ORDER BY id"
-    ):
-        name, kind, lat, lon, s, w, n, e, pop, cc, a1, a1c, a2, keys = row
-        data.places.append(
-            PlaceRow(name, kind, lat, lon, (s, w, n, e), pop, cc, a1, a1c, a2, _split(keys), source)
-        )
-
-
-def _load_streets(con: sqlite3.Connection, data: IndexData, source: str) -> None:
-    for row in con.execute(
-        "SELECT name, key, locality, other_localities, neighborhood, postcode, admin1, admin2,"
-        " country_code, lat, lon, south, west, north, east, alt_keys, wkb FROM streets ORDER BY id"
-    ):
-        name, key, loc, others, hood, pc, a1, a2, cc, lat, lon, s, w, n, e, alt, wkb = row
-        data.streets.append(
-            StreetRow(name, key, loc, _split(others), hood, pc, a1, a2, cc, lat, lon,
-                      (s, w, n, e), _split(alt), source, wkb)
-        )  # fmt: skip
-
-
-def _load_addresses(
-    con: sqlite3.Connection,
-    data: IndexData,
-    street_offset: int,
-    lats: list[FloatArray],
-    lons: list[FloatArray],
-) -> None:
-    rows = con.execute(
-        "SELECT street_id, housenumber, hn_key, unit, postcode, lat, lon FROM addresses ORDER BY id"
-    ).fetchall()
-    if not rows:
-        return
-    # Street ids in a file start at 1; global street row numbers start at the file's offset.
-    data.addr_street.extend(r[0] - 1 + street_offset for r in rows)
-    data.addr_number.extend(r[1] for r in rows)
-    data.addr_hn_key.extend(r[2] for r in rows)
-    data.addr_unit.extend(r[3] for r in rows)
-    data.addr_postcode.extend(r[4] for r in rows)
-    lats.append(np.fromiter((r[5] for r in rows), dtype=np.float64, count=len(rows)))
-    lons.append(np.fromiter((r[6] for r in rows), dtype=np.float64, count=len(rows)))
-
-
-def _load_rest(con: sqlite3.Connection, data: IndexData, source: str, street_offset: int) -> None:
-    for row in con.execute(
-        "SELECT postcode, key, country_code, locality, admin1, lat, lon, south, west, north, east"
-        " FROM postcodes ORDER BY id"
-    ):
-        pc, key, cc, loc, a1, lat, lon, s, w, n, e = row
-        data.postcodes.append(PostcodeRow(pc, key, cc, loc, a1, lat, lon, (s, w, n, e), source))
-    for name, kind, level, cc, code, wkb in con.execute(
-        "SELECT name, kind, level, country_code, code, wkb FROM areas ORDER BY id"
-    ):
-        data.areas.append(AreaRow(name, kind, level, cc, code, wkb, source))
-    for street_id, scheme, numbered, pc, wkb in con.execute(
-        "SELECT street_id, scheme, numbered, postcode, wkb FROM interpolations ORDER BY id"
-    ):
-        data.interpolations.append(
-            InterpolationRow(street_id - 1 + street_offset, scheme, numbered, pc, wkb)
-        )
+    return IndexData([DataSet.open(path) for path in files], index_dir)

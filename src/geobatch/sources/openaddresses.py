@@ -12,17 +12,22 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from geobatch.errors import SourceError
 from geobatch.sources.files import (
-    PROGRESS_EVERY,
     ByteProgress,
     FileSource,
     TextFile,
     translated_errors,
 )
-from geobatch.sources.records import AddressRecord, Progress, Record
+from geobatch.sources.records import AddressBatch, AddressRecord, Progress, Record
+
+BATCH_ROWS = 50_000
 
 REQUIRED_COLUMNS = ("LON", "LAT", "NUMBER", "STREET")
 OPTIONAL_COLUMNS = ("UNIT", "CITY", "DISTRICT", "REGION", "POSTCODE")
@@ -66,20 +71,80 @@ class OpenAddressesSource(FileSource):
         self.country_code = country_code.upper() if country_code else None
 
     def read(self, progress: Progress | None = None) -> Iterator[Record]:
+        for batch in self.read_batches(progress):
+            yield from batch.records()
+
+    def read_batches(self, progress: Progress | None = None) -> Iterator[AddressBatch]:
+        """The addresses in batches of columns: a country's millions of rows without a Python
+        object per row."""
         self.skipped = 0
         with translated_errors(self.path), TextFile(self.path) as source:
             rows = csv.reader(source.text)
             columns = self._columns(next(rows, []))
             bytes_read = ByteProgress(progress, source, self.size_hint)
-            for count, row in enumerate(rows, start=1):
-                record = self._record(row, columns)
-                if record is None:
-                    self.skipped += 1
-                else:
-                    yield record
-                if count % PROGRESS_EVERY == 0:
-                    bytes_read.update()
+            while True:
+                chunk = list(islice(rows, BATCH_ROWS))
+                if not chunk:
+                    break
+                batch = self._batch(chunk, columns)
+                self.skipped += len(chunk) - len(batch)
+                if len(batch):
+                    yield batch
+                bytes_read.update()
             bytes_read.finish()
+
+    def _batch(self, rows: list[list[str]], columns: dict[str, int]) -> AddressBatch:
+        width = max(columns[c] for c in REQUIRED_COLUMNS) + 1
+        if any(len(r) < width for r in rows):
+            return self._slow_batch(rows, columns)
+        lon = _floats([r[columns["LON"]] for r in rows])
+        lat = _floats([r[columns["LAT"]] for r in rows])
+        with np.errstate(invalid="ignore"):
+            good = (
+                np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)
+                & ((lon != 0.0) | (lat != 0.0))
+            )  # fmt: skip
+        number = [r[columns["NUMBER"]].strip() for r in rows]
+        keep = [i for i in np.flatnonzero(good).tolist() if number[i]]
+        if len(keep) < len(rows):
+            rows = [rows[i] for i in keep]
+            number = [number[i] for i in keep]
+            lon, lat = lon[keep], lat[keep]
+
+        def column(name: str) -> list[str | None]:
+            position = columns.get(name)
+            if position is None:
+                return [None] * len(rows)
+            return [r[position].strip() or None if position < len(r) else None for r in rows]
+
+        return AddressBatch(
+            lon=lon,
+            lat=lat,
+            housenumber=number,
+            street=column("STREET"),
+            unit=column("UNIT"),
+            postcode=column("POSTCODE"),
+            locality=column("CITY"),
+            district=column("DISTRICT"),
+            region=column("REGION"),
+            country_code=[self.country_code] * len(rows),
+        )
+
+    def _slow_batch(self, rows: list[list[str]], columns: dict[str, int]) -> AddressBatch:
+        """Row by row, for a chunk with short rows."""
+        records = [r for row in rows if (r := self._record(row, columns)) is not None]
+        return AddressBatch(
+            lon=np.array([r.lon for r in records], dtype=np.float64),
+            lat=np.array([r.lat for r in records], dtype=np.float64),
+            housenumber=[r.housenumber for r in records],
+            street=[r.street for r in records],
+            unit=[r.unit for r in records],
+            postcode=[r.postcode for r in records],
+            locality=[r.locality for r in records],
+            district=[r.district for r in records],
+            region=[r.region for r in records],
+            country_code=[r.country_code for r in records],
+        )
 
     def _columns(self, header: Sequence[str]) -> dict[str, int]:
         index = column_index(header)
@@ -114,3 +179,18 @@ class OpenAddressesSource(FileSource):
             region=field("REGION"),
             country_code=self.country_code,
         )
+
+
+def _floats(texts: list[str]) -> npt.NDArray[np.float64]:
+    """The texts as floats, NaN where one is not a number (that row is skipped)."""
+    try:
+        return np.array(texts, dtype=np.float64)
+    except ValueError:
+        return np.array([_float(t) for t in texts], dtype=np.float64)
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan

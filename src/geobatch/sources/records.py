@@ -7,10 +7,13 @@ normalisation happens in :mod:`geobatch.text` when the index is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 
 class PlaceKind(StrEnum):
@@ -41,6 +44,41 @@ class AddressRecord:
     region: str | None = None  # addr:state / OA REGION
     country_code: str | None = None
     street_is_place: bool = False  # True when ``street`` came from addr:place
+
+
+@dataclass(frozen=True, slots=True)
+class AddressBatch:
+    """Many addresses as columns: what a tabular reader of millions of rows hands the importer
+    (one object per few thousand rows instead of one per row). Same fields as AddressRecord."""
+
+    lon: Sequence[float] | npt.NDArray[np.float64]
+    lat: Sequence[float] | npt.NDArray[np.float64]
+    housenumber: list[str]
+    street: list[str | None]
+    unit: list[str | None]
+    postcode: list[str | None]
+    locality: list[str | None]
+    district: list[str | None]
+    region: list[str | None]
+    country_code: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.housenumber)
+
+    def records(self) -> Iterator[AddressRecord]:
+        for i, (lon, lat) in enumerate(zip(self.lon, self.lat, strict=True)):
+            yield AddressRecord(
+                lon=float(lon),
+                lat=float(lat),
+                housenumber=self.housenumber[i],
+                street=self.street[i],
+                unit=self.unit[i],
+                postcode=self.postcode[i],
+                locality=self.locality[i],
+                district=self.district[i],
+                region=self.region[i],
+                country_code=self.country_code[i],
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +169,10 @@ class Source(Protocol):
         ...
 
     def read(self, progress: Progress | None = None) -> Iterator[Record]: ...
+
+
+@runtime_checkable
+class BatchSource(Source, Protocol):
+    """A source that can also hand its addresses over in batches (the importer's fast path)."""
+
+    def read_batches(self, progress: Progress | None = None) -> Iterator[Record | AddressBatch]: ...

@@ -1,0 +1,69 @@
+"""Where the files of an index live, and which format version they are in.
+
+An index is a directory. Each imported source is one data set file named after the source
+(``liechtenstein-latest.osm.pbf.gbx``), a :mod:`container <geobatch.index.container>` mapped
+from disk; the index-wide vocabulary (:mod:`geobatch.index.lexicon`) is rebuilt from the data
+sets after every import. A file of another format version (or the SQLite files of geobatch
+before format 3) is refused with one line saying to import the source again.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from geobatch.errors import IndexError_
+from geobatch.index.container import read_meta
+
+# 3: mapped containers instead of SQLite (the SQLite files were schema 1-2).
+FORMAT_VERSION = 3
+SUFFIX = ".gbx"
+OLD_SUFFIX = ".gbx.sqlite"
+BUILTIN_NAME = "builtin-world"
+KIND_DATA_SET = "data-set"
+
+
+def data_set_file(index_dir: Path, source_name: str) -> Path:
+    """The file that holds ``source_name`` in ``index_dir`` (a safe file name from the source)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", source_name).strip("._") or "source"
+    return index_dir / f"{safe}{SUFFIX}"
+
+
+def data_set_files(index_dir: Path) -> list[Path]:
+    """Every data set in ``index_dir``, the built-in gazetteer first, then by name."""
+    files = sorted(index_dir.glob(f"*{SUFFIX}")) if index_dir.is_dir() else []
+    return sorted(files, key=lambda p: (not p.name.startswith(BUILTIN_NAME), p.name))
+
+
+def old_format_files(index_dir: Path) -> list[Path]:
+    """Data set files of an older geobatch (SQLite) lying in ``index_dir``."""
+    return sorted(index_dir.glob(f"*{OLD_SUFFIX}")) if index_dir.is_dir() else []
+
+
+def format_version_of(path: Path) -> int | None:
+    """The format version a data set file was written with, or None if it is unreadable."""
+    meta = read_meta(path)
+    if meta is None:
+        return None
+    version = meta.get("format_version")
+    return version if isinstance(version, int) else None
+
+
+def check_version(path: Path, version: object) -> None:
+    if version != FORMAT_VERSION:
+        raise IndexError_(
+            f"{path} was written by another version of geobatch (format {version}, this "
+            f"version reads {FORMAT_VERSION}): import its source again"
+        )
+
+
+def refuse_old_files(index_dir: Path) -> None:
+    """One clear line when the index holds only data sets of an older geobatch."""
+    old = [p for p in old_format_files(index_dir) if not p.name.startswith(BUILTIN_NAME)]
+    if old:
+        names = ", ".join(p.name for p in old[:3]) + (" …" if len(old) > 3 else "")
+        raise IndexError_(
+            f"{index_dir} holds data sets of an older geobatch ({names}) that this version "
+            "cannot read: import their sources again (geobatch import FILE), then delete the "
+            f"*{OLD_SUFFIX} files"
+        )

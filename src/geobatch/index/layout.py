@@ -1,0 +1,480 @@
+"""Write one data set file: every column the geocoders read, in the layout they read it.
+
+Sections (see :mod:`geobatch.index.dataset` for the reader):
+
+- ``names``, ``numbers``, ``units``, ``hn_keys``: dictionaries of strings; rows store codes
+  (``hn_keys`` sorted, so a street's house numbers are found by bisection);
+- ``streets.*``: one row per street entity, numbered in the order they were made (ways first,
+  then addresses, in source order), with the keys forward geocoding tests against
+  (``pc_keys``, ``loc_keys``, ``admin_keys``) worked out here once;
+- ``addr.*``: one row per address, sorted by street, then house-number key, then source
+  order; ``streets.addr_start`` says where each street's addresses begin. Coordinates are
+  int32 in 1e-7 degrees (a centimetre; OpenStreetMap's own precision);
+- ``grid.addr.*``, ``grid.vertex.*``: :mod:`geobatch.index.grid` over the address points and
+  the street lines (densified to ~30 m) for reverse geocoding;
+- ``places.*``, ``postcodes.*``, ``areas.*``, ``interp.*``: the rest, row per record.
+
+Addresses are sorted in buckets of street numbers small enough for the memory budget, and
+written column by column to temporary files, then copied in: memory does not grow with the
+number of addresses beyond one bucket and a few int32 columns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from geobatch.index.assign import AreaInfo, Assigner
+from geobatch.index.container import ContainerWriter
+from geobatch.index.entities import StreetSummary
+from geobatch.index.format import FORMAT_VERSION, KIND_DATA_SET
+from geobatch.index.grid import write_grid
+from geobatch.index.spill import SpillFile
+from geobatch.index.strings import NAME_SEPARATOR, write_strings
+from geobatch.sources.records import (
+    AreaRecord,
+    InterpolationRecord,
+    PlaceKind,
+    PlaceRecord,
+    PostcodeRecord,
+)
+from geobatch.text.abbreviations import name_keys
+from geobatch.text.localities import locality_keys
+from geobatch.text.postcodes import display_postcode, postcode_key
+
+ADDRESS_RADIUS_M = 100.0  # reverse: nearest address within this (geocode.reverse agrees)
+STREET_RADIUS_M = 250.0  # and nearest street
+DENSIFY_DEG = 0.0003  # vertices every ~30 m along streets, for the nearest-street grid
+E7 = 10_000_000.0
+_SORT_BYTES = 80  # per address while one bucket is sorted
+
+# Half-size of the box given to a place that comes without one, by kind (metres).
+PLACE_EXTENT_M: dict[PlaceKind, float] = {
+    PlaceKind.COUNTRY: 200_000,
+    PlaceKind.STATE: 100_000,
+    PlaceKind.COUNTY: 30_000,
+    PlaceKind.CITY: 8_000,
+    PlaceKind.TOWN: 3_000,
+    PlaceKind.VILLAGE: 1_500,
+    PlaceKind.HAMLET: 500,
+    PlaceKind.SUBURB: 1_500,
+    PlaceKind.NEIGHBOURHOOD: 700,
+    PlaceKind.LOCALITY: 300,
+}
+_ABOVE_COUNTY = {PlaceKind.COUNTRY, PlaceKind.STATE, PlaceKind.COUNTY}
+PLACE_KIND_CODES = [k.value for k in PlaceKind]
+
+Int32Array = npt.NDArray[np.int32]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(slots=True)
+class DataSetParts:
+    """Everything an import made, ready to be written."""
+
+    source: str
+    names: list[str]  # code -> locality / admin / postcode / country (0: none)
+    numbers: list[str]  # code -> house number as written
+    units: list[str]
+    hn_keys: list[str]  # code -> house-number key (first-seen order; sorted when written)
+    streets: list[list[StreetSummary]]  # per partition, by local id
+    address_files: list[SpillFile]  # per partition: frames (columns, local street ids)
+    address_count: int
+    places: list[PlaceRecord]
+    areas: list[tuple[AreaRecord, AreaInfo]]
+    interpolations: list[tuple[InterpolationRecord, int, int]]  # (line, partition, local street)
+    postcode_records: list[PostcodeRecord]
+    assigner: Assigner
+
+
+def write_data_set(
+    path: Path, parts: DataSetParts, work: Path, budget: int, stages: Any
+) -> dict[str, int]:
+    """Write ``parts`` to a new container at ``path``; returns the counts by kind."""
+    street_rows, final_of = _number_streets(parts.streets)
+    with ContainerWriter(path) as out:
+        out.meta.update(
+            format_version=FORMAT_VERSION,
+            kind=KIND_DATA_SET,
+            source=parts.source,
+            imported_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            build_id=uuid.uuid4().hex,
+        )
+        write_strings(out, "names", parts.names)
+        write_strings(out, "numbers", parts.numbers)
+        write_strings(out, "units", parts.units)
+        hn_rank = _write_sorted(out, "hn_keys", parts.hn_keys)
+        counts = {"streets": len(street_rows)}
+        counts["addresses"], pc_groups = _write_addresses(
+            out, parts, final_of, hn_rank, street_rows, work, budget, stages
+        )
+        _write_streets(out, street_rows, parts.names)
+        counts["places"] = _write_places(out, parts.places, parts.assigner)
+        counts["areas"] = _write_areas(out, parts.areas)
+        counts["interpolations"] = _write_interpolations(out, parts.interpolations, final_of)
+        counts["postcodes"] = _write_postcodes(
+            out, pc_groups, parts.postcode_records, parts.assigner, parts.names
+        )
+        counts["street_vertices"] = _write_street_grid(out, street_rows)
+        out.meta["counts"] = counts
+    counts.pop("street_vertices")
+    return counts
+
+
+def _number_streets(
+    partitions: list[list[StreetSummary]],
+) -> tuple[list[StreetSummary], list[Int32Array]]:
+    """Streets in the order they were made, and each partition's local → final street ids."""
+    created = np.array([s.created for part in partitions for s in part], dtype=np.int64)
+    order = np.argsort(created, kind="stable")
+    final = np.empty(len(order), dtype=np.int32)
+    final[order] = np.arange(len(order), dtype=np.int32)
+    flat = [s for part in partitions for s in part]
+    final_of = []
+    start = 0
+    for part in partitions:
+        final_of.append(final[start : start + len(part)])
+        start += len(part)
+    return [flat[i] for i in order.tolist()], final_of
+
+
+def _write_sorted(out: ContainerWriter, name: str, values: list[str]) -> Int32Array:
+    """Write a dictionary sorted (code 0, the empty string, stays first); code -> rank."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    rank = np.empty(len(values), dtype=np.int32)
+    rank[order] = np.arange(len(values), dtype=np.int32)
+    write_strings(out, name, [values[i] for i in order])
+    return rank
+
+
+# --- streets ---------------------------------------------------------------------------------
+
+
+def _write_streets(out: ContainerWriter, rows: list[StreetSummary], names: list[str]) -> None:
+    def joined(values: Sequence[str]) -> str:
+        return NAME_SEPARATOR.join(values)
+
+    def text(code: int) -> str | None:
+        return names[code] or None
+
+    write_strings(out, "streets.name", (s.name for s in rows))
+    write_strings(out, "streets.key", (s.key for s in rows))
+    for column in ("locality", "neighborhood", "postcode", "admin1", "admin2", "country"):
+        out.array(f"streets.{column}", [getattr(s, column) for s in rows], np.int32)
+    write_strings(
+        out, "streets.others", (joined(sorted(names[c] for c in s.other_localities)) for s in rows)
+    )
+    out.array("streets.point", [(s.lat, s.lon) for s in rows], np.float64)
+    out.array("streets.bbox", [s.bbox for s in rows], np.float64)
+    write_strings(out, "streets.alt_keys", (joined(s.alt_keys) for s in rows))
+    _write_blobs(out, "streets.wkb", [s.wkb for s in rows])
+    pc_keys = []
+    loc_keys = []
+    admin_keys = []
+    for s in rows:
+        pcs = {postcode_key(names[c]) for c in s.own_postcodes}
+        if s.postcode:
+            pcs.add(postcode_key(names[s.postcode]))
+        pc_keys.append(joined(sorted(pcs)))
+        others = tuple(sorted(names[c] for c in s.other_localities))
+        loc_keys.append(
+            joined(sorted(locality_keys(text(s.locality), *others, text(s.neighborhood),
+                                        text(s.admin2))))
+        )  # fmt: skip
+        admin_keys.append(joined(sorted(locality_keys(text(s.admin1)))))
+    write_strings(out, "streets.pc_keys", pc_keys)
+    write_strings(out, "streets.loc_keys", loc_keys)
+    write_strings(out, "streets.admin_keys", admin_keys)
+
+
+def _write_blobs(out: ContainerWriter, name: str, values: Sequence[bytes]) -> None:
+    lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
+    out.array(f"{name}.offsets", np.r_[0, np.cumsum(lengths)].astype(np.int64))
+    out.raw(f"{name}.blob", b"".join(values))
+
+
+def _write_street_grid(out: ContainerWriter, rows: list[StreetSummary]) -> int:
+    """Street lines densified to ~30 m, as a grid whose rows are street ids."""
+    coords: list[FloatArray] = []
+    ids: list[Int32Array] = []
+    for i, s in enumerate(rows):
+        if not s.wkb:
+            continue
+        xy = shapely.get_coordinates(shapely.segmentize(shapely.from_wkb(s.wkb), DENSIFY_DEG))
+        coords.append(xy)
+        ids.append(np.full(len(xy), i, dtype=np.int32))
+    xy = np.concatenate(coords) if coords else np.zeros((0, 2))
+    street = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
+    write_grid(out, "grid.vertex", xy[:, 1], xy[:, 0], STREET_RADIUS_M, ids=street)
+    return len(street)
+
+
+# --- addresses -------------------------------------------------------------------------------
+
+_ADDR_COLUMNS = ("street", "number", "hn", "unit", "postcode", "lat", "lon")
+
+
+@dataclass(slots=True)
+class PostcodeGroup:
+    """A postcode of the addresses (with a country), as found in one partition of them."""
+
+    first: int  # source order of its first address
+    postcode: int
+    country: int
+    lat: float
+    lon: float
+    bbox: tuple[float, float, float, float]
+    locality: int
+    admin1: int
+
+
+def _write_addresses(
+    out: ContainerWriter,
+    parts: DataSetParts,
+    final_of: list[Int32Array],
+    hn_rank: Int32Array,
+    streets: list[StreetSummary],
+    work: Path,
+    budget: int,
+    stages: Any,
+) -> tuple[int, list[PostcodeGroup]]:
+    n_streets = len(streets)
+    buckets = max(1, math.ceil(parts.address_count * _SORT_BYTES / budget))
+    bucket_files = [SpillFile(work / f"sort-{b}") for b in range(buckets)]
+    pc_files = [SpillFile(work / f"postcodes-{b}") for b in range(buckets)]
+    street_country = np.array([s.country for s in streets], dtype=np.int32)
+    street_locality = np.array([s.locality for s in streets], dtype=np.int32)
+    street_admin1 = np.array([s.admin1 for s in streets], dtype=np.int32)
+    for p, spill in enumerate(parts.address_files):
+        for cols, local in spill.read():
+            seq, number, hn, unit, own_pc, lon, lat = cols
+            street = final_of[p][local]
+            bucket = (street.astype(np.int64) * buckets) // max(n_streets, 1)
+            for b in range(buckets):
+                mine = bucket == b if buckets > 1 else slice(None)
+                bucket_files[b].write(
+                    (street[mine], seq[mine], number[mine], hn_rank[hn[mine]], unit[mine],
+                     own_pc[mine], lat[mine], lon[mine])
+                )  # fmt: skip
+            has_pc = own_pc != 0
+            pcb = own_pc[has_pc] % buckets
+            st = street[has_pc]
+            for b in range(buckets):
+                mine = pcb == b
+                pc_files[b].write(
+                    (seq[has_pc][mine], own_pc[has_pc][mine], street_country[st[mine]],
+                     lat[has_pc][mine], lon[has_pc][mine], street_locality[st[mine]],
+                     street_admin1[st[mine]])
+                )  # fmt: skip
+        spill.remove()
+    temp = {c: open(work / f"col-{c}", "wb") for c in _ADDR_COLUMNS}  # noqa: SIM115
+    counts = np.zeros(n_streets, dtype=np.int64)
+    total = 0
+    with stages("sorting addresses", parts.address_count) as bar:
+        for spill in bucket_files:
+            frames = list(spill.read())
+            spill.remove()
+            if not frames:
+                continue
+            street, seq, number, hn, unit, pc, lat, lon = (
+                np.concatenate([f[k] for f in frames]) for k in range(8)
+            )
+            del frames
+            order = np.lexsort((seq, hn, street))
+            lat_e7 = np.round(lat[order] * E7).astype(np.int32)
+            lon_e7 = np.round(lon[order] * E7).astype(np.int32)
+            for column, values in zip(
+                _ADDR_COLUMNS,
+                (street[order], number[order], hn[order], unit[order], pc[order], lat_e7, lon_e7),
+                strict=True,
+            ):
+                np.ascontiguousarray(values, dtype=np.int32).tofile(temp[column])
+            counts += np.bincount(street, minlength=n_streets)
+            total += len(street)
+            if bar is not None:
+                bar.advance(len(street))
+    for f in temp.values():
+        f.close()
+    for column in _ADDR_COLUMNS:
+        out.array(f"addr.{column}", np.fromfile(work / f"col-{column}", dtype=np.int32))
+    out.array("streets.addr_start", np.r_[0, np.cumsum(counts)].astype(np.int64))
+    lat_all = np.fromfile(work / "col-lat", dtype=np.int32)
+    lon_all = np.fromfile(work / "col-lon", dtype=np.int32)
+    write_grid(out, "grid.addr", lat_all / E7, lon_all / E7, ADDRESS_RADIUS_M)
+    del lat_all, lon_all
+    groups: list[PostcodeGroup] = []
+    for spill in pc_files:
+        groups.extend(_postcode_groups(list(spill.read())))
+        spill.remove()
+    groups.sort(key=lambda g: g.first)
+    return total, groups
+
+
+def _postcode_groups(frames: list[tuple[Any, ...]]) -> list[PostcodeGroup]:
+    """Per (postcode, country): the median point, the extent, the most usual locality and
+    admin area (the first seen among equals), and where it first appears."""
+    if not frames:
+        return []
+    seq, pc, cc, lat, lon, loc, a1 = (np.concatenate([f[k] for f in frames]) for k in range(7))
+    if len(seq) == 0:
+        return []
+    order = np.lexsort((seq, cc, pc))
+    seq, pc, cc, lat, lon, loc, a1 = (a[order] for a in (seq, pc, cc, lat, lon, loc, a1))
+    group_key = pc.astype(np.int64) * (1 << 31) + cc.astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]])
+    ends = np.r_[starts[1:], len(seq)]
+    out = []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        g_lat, g_lon = lat[s:e], lon[s:e]
+        out.append(
+            PostcodeGroup(
+                first=int(seq[s]),
+                postcode=int(pc[s]),
+                country=int(cc[s]),
+                lat=float(np.median(g_lat)),
+                lon=float(np.median(g_lon)),
+                bbox=(
+                    float(g_lat.min()),
+                    float(g_lon.min()),
+                    float(g_lat.max()),
+                    float(g_lon.max()),
+                ),
+                locality=_most_common(loc[s:e]),
+                admin1=_most_common(a1[s:e]),
+            )
+        )
+    return out
+
+
+def _most_common(codes: Int32Array) -> int:
+    """The most frequent non-zero code, the first seen among equals; 0 if none."""
+    counts: dict[int, int] = {}
+    for c in codes.tolist():
+        if c:
+            counts[c] = counts.get(c, 0) + 1
+    best, best_n = 0, 0
+    for c, n in counts.items():
+        if n > best_n:
+            best, best_n = c, n
+    return best
+
+
+# --- places, areas, postcodes, interpolation lines ---------------------------------------------
+
+
+def _write_places(out: ContainerWriter, places: list[PlaceRecord], assigner: Assigner) -> int:
+    lat = np.array([p.lat for p in places], dtype=np.float64)
+    lon = np.array([p.lon for p in places], dtype=np.float64)
+    found = assigner.assign(lat, lon)
+    country, admin1, admin2, bbox = [], [], [], []
+    for i, p in enumerate(places):
+        west, south, east, north = p.bbox or _box(p.lat, p.lon, PLACE_EXTENT_M[p.kind])
+        bbox.append((south, west, north, east))
+        cc = p.country_code or found.country_code[i]
+        country.append(cc.upper() if cc else None)
+        admin1.append(p.admin1 or (found.admin1[i] if p.kind is not PlaceKind.STATE else None))
+        admin2.append(p.admin2 or (found.admin2[i] if p.kind not in _ABOVE_COUNTY else None))
+    write_strings(out, "places.name", (p.name for p in places))
+    out.array("places.kind", [PLACE_KIND_CODES.index(p.kind.value) for p in places], np.int8)
+    out.array("places.point", np.column_stack((lat, lon)) if places else np.zeros((0, 2)))
+    out.array("places.bbox", bbox if bbox else np.zeros((0, 4)), np.float64)
+    out.array("places.population", [p.population for p in places], np.int64)
+    write_strings(out, "places.country", country)
+    write_strings(out, "places.admin1", admin1)
+    write_strings(out, "places.admin1_code", (p.admin1_code for p in places))
+    write_strings(out, "places.admin2", admin2)
+    write_strings(out, "places.keys", (_place_keys(p) for p in places))
+    return len(places)
+
+
+def _place_keys(p: PlaceRecord) -> str:
+    """Every name key the place answers to, computed once here instead of at each load."""
+    names = [p.name, *p.alt_names]
+    if p.admin1_code and p.kind is PlaceKind.STATE:
+        names.append(p.admin1_code)
+    # A bare number ("12", a GeoNames admin code) is a house number or postcode, never a name.
+    keys = dict.fromkeys(k for n in names for k in name_keys(n) if not k.isdigit())
+    return NAME_SEPARATOR.join(keys)
+
+
+def _box(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:
+    dlat = metres / 111_320.0
+    dlon = metres / (111_320.0 * max(float(np.cos(np.radians(lat))), 0.01))
+    return lon - dlon, lat - dlat, lon + dlon, lat + dlat
+
+
+def _write_areas(out: ContainerWriter, areas: list[tuple[AreaRecord, AreaInfo]]) -> int:
+    write_strings(out, "areas.name", (a.name for a, _ in areas))
+    write_strings(out, "areas.kind", (a.kind.value for a, _ in areas))
+    out.array("areas.level", [a.level for a, _ in areas], np.int32)
+    write_strings(out, "areas.country", (a.country_code for a, _ in areas))
+    write_strings(out, "areas.code", (a.code for a, _ in areas))
+    write_strings(out, "areas.alt_names", (NAME_SEPARATOR.join(a.alt_names) for a, _ in areas))
+    bounds = [info.geometry.bounds for _, info in areas]  # west, south, east, north
+    out.array("areas.bbox", [(s, w, n, e) for w, s, e, n in bounds] or np.zeros((0, 4)), np.float64)
+    _write_blobs(out, "areas.wkb", [a.wkb for a, _ in areas])
+    return len(areas)
+
+
+def _write_postcodes(
+    out: ContainerWriter,
+    groups: list[PostcodeGroup],
+    records: list[PostcodeRecord],
+    assigner: Assigner,
+    names: list[str],
+) -> int:
+    """Postcodes from the addresses (centre, extent, usual locality), then the records."""
+    rows: list[tuple[Any, ...]] = []
+    for g in groups:
+        pc = names[g.postcode]
+        rows.append(
+            (pc, postcode_key(pc), names[g.country] or None, names[g.locality] or None,
+             names[g.admin1] or None, g.lat, g.lon, g.bbox)
+        )  # fmt: skip
+    if records:
+        lat = np.array([r.lat for r in records], dtype=np.float64)
+        lon = np.array([r.lon for r in records], dtype=np.float64)
+        found = assigner.assign(lat, lon)
+        for i, r in enumerate(records):
+            west, south, east, north = _box(r.lat, r.lon, 2_000)
+            rows.append(
+                (display_postcode(r.postcode), postcode_key(r.postcode),
+                 r.country_code or found.country_code[i], r.locality or found.locality[i],
+                 found.admin1[i], r.lat, r.lon, (south, west, north, east))
+            )  # fmt: skip
+    for k, column in enumerate(("postcode", "key", "country", "locality", "admin1")):
+        write_strings(out, f"postcodes.{column}", (row[k] for row in rows))
+    out.array("postcodes.point", [(row[5], row[6]) for row in rows] or np.zeros((0, 2)), np.float64)
+    out.array("postcodes.bbox", [row[7] for row in rows] or np.zeros((0, 4)), np.float64)
+    return len(rows)
+
+
+def _write_interpolations(
+    out: ContainerWriter,
+    lines: list[tuple[InterpolationRecord, int, int]],
+    final_of: list[Int32Array],
+) -> int:
+    """The lines sorted by street (then source order), so a street's lines are found by
+    bisection."""
+    rows = sorted(
+        ((int(final_of[p][local]), i, it) for i, (it, p, local) in enumerate(lines)),
+        key=lambda r: (r[0], r[1]),
+    )
+    out.array("interp.street", [r[0] for r in rows], np.int32)
+    write_strings(out, "interp.scheme", (r[2].scheme for r in rows))
+    write_strings(out, "interp.numbered", (json.dumps(r[2].numbered) for r in rows))
+    write_strings(out, "interp.postcode", (r[2].postcode for r in rows))
+    _write_blobs(
+        out, "interp.wkb", [shapely.to_wkb(shapely.linestrings(r[2].coords)) for r in rows]
+    )
+    return len(rows)
