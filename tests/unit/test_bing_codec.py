@@ -324,10 +324,17 @@ def test_ten_megabyte_single_line_is_refused() -> None:
         decode_bytes(data, "csv")
 
 
-def test_ten_megabyte_xml_attribute_is_a_row_fault() -> None:
-    data = b'<GeocodeFeed><GeocodeEntity Id="1"><GeocodeRequest Query="' + b"a" * 10_000_000
+def test_half_a_megabyte_xml_attribute_is_a_row_fault() -> None:
+    data = b'<GeocodeFeed><GeocodeEntity Id="1"><GeocodeRequest Query="' + b"a" * 500_000
     _, (row,) = decode_bytes(data + b'"/></GeocodeEntity></GeocodeFeed>', "xml")
     assert row.fault == "Query is longer than 4096 characters."
+
+
+def test_ten_megabyte_xml_attribute_is_refused_unparsed() -> None:
+    # Expat 2.5 parses one huge token in quadratic time (CVE-2023-52425): see test_bing_xmlguard.
+    data = b'<GeocodeFeed><GeocodeEntity Id="1"><GeocodeRequest Query="' + b"a" * 10_000_000
+    with pytest.raises(InputError, match="more than 1 MB without another '<'"):
+        decode_bytes(data + b'"/></GeocodeEntity></GeocodeFeed>', "xml")
 
 
 def test_an_entity_with_thousands_of_children_is_refused() -> None:
