@@ -96,16 +96,14 @@ class TextBatch:
     def _parse_header(self, line: str) -> list[str | None]:
         names = next(csv.reader([line], delimiter=self._delimiter, skipinitialspace=True), [])
         columns = [s.canonical_column(name) for name in names]
-        if s.ID not in columns:
-            raise InputError(
-                "the header (second line) has no Id column; a version 2.0 file names its columns "
-                f"on line 2, separated by the file's delimiter, e.g. 'Id{self._delimiter} "
-                f"GeocodeRequest/Query'. Found: {_show(names)}"
-            )
+        # No Id column is allowed (every entity then echoes an empty Id, as an XML entity without
+        # an Id attribute does); a header naming no request column is not a header at all.
         if not any(c in s.V2_INPUT_COLUMNS and c != s.ID for c in columns):
             raise InputError(
-                "the header names no request column (GeocodeRequest/Query, "
-                "GeocodeRequest/Address/..., ReverseGeocodeRequest/Location/Latitude, ...). "
+                "the header (second line) names no request column (GeocodeRequest/Query, "
+                "GeocodeRequest/Address/..., ReverseGeocodeRequest/Location/Latitude, ...); a "
+                "version 2.0 file names its columns on line 2, separated by the file's "
+                f"delimiter, e.g. 'Id{self._delimiter} GeocodeRequest/Query'. "
                 f"Found: {_show(names)}"
             )
         return columns
