@@ -321,10 +321,15 @@ def test_dtd_entities_and_bombs_are_refused_not_expanded(name: str) -> None:
         decode_file(FIXTURES / name, "xml")
 
 
-def test_ten_megabyte_single_line_is_refused() -> None:
-    data = b"1,en-US," + b"a" * 10_000_000 + b"\n"
-    with pytest.raises(InputError, match="longer than"):
-        decode_bytes(data, "csv")
+def test_ten_megabyte_single_line_is_a_failed_entity_and_the_next_line_is_read() -> None:
+    data = b"1,en-US," + b"a" * 10_000_000 + b"\n2,en-US,Vaduz\n"
+    _, (big, after) = decode_bytes(data, "csv")
+    assert big.id == "1" and big.request is None
+    assert big.fault == (
+        "Line 1 is 10,000,009 characters long, more than the 1,000,000 a row may have; "
+        "it was not read."
+    )
+    assert after.id == "2" and after.request == GeocodeRequest(query="Vaduz")
 
 
 def test_half_a_megabyte_xml_attribute_is_a_row_fault() -> None:

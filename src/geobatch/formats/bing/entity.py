@@ -191,9 +191,11 @@ def build_entity(
     kind: Kind = "auto",
     v1_text: bool = False,
     extra_fault: str | None = None,
+    line: int | None = None,
 ) -> Entity:
     """Validate one entity. ``kind`` is what the XML said (which request element it had) or
-    "auto" for text; ``extra_fault`` is a layout problem the decoder found (too many fields)."""
+    "auto" for text; ``extra_fault`` is a layout problem the decoder found (too many fields);
+    ``line`` (text files) is named in the faults that are ours rather than Bing's wording."""
     resolved = _resolve_kind(fields, kind)
     try:
         if extra_fault is not None:
@@ -204,7 +206,8 @@ def build_entity(
         for key, value in fields.items():
             if len(value) > MAX_FIELD_CHARS:
                 name = key.rsplit("/", 1)[-1]
-                raise _Fault(f"{name} is longer than {MAX_FIELD_CHARS} characters.")
+                where = f" (line {line})" if line is not None else ""
+                raise _Fault(f"{name} is longer than {MAX_FIELD_CHARS} characters{where}.")
         request: GeocodeRequest | ReverseRequest | None
         if resolved == "reverse":
             request = _reverse(fields)
