@@ -119,7 +119,7 @@ def test_an_unreadable_id_is_left_empty_and_the_line_still_named() -> None:
 
 @pytest.mark.parametrize(("fmt", "d"), FORMATS)
 def test_every_line_of_a_mixed_file_is_an_entity(fmt: str, d: str) -> None:
-    bad = [f'"open{d}x', "y" * 200_000, f'"a\nb"tail', "=1+1", ""]
+    bad = [f'"open{d}x', "y" * 200_000, '"a\nb"tail', "=1+1", ""]
     head, row, _ = layouts(d)[1]
     lines = [row.format(id=f"r{i}", q=bad[i % len(bad)] or f"Vaduz {i}") for i in range(60)]
     _, rows = decode(head + "".join(lines), fmt)
