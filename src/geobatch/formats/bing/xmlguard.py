@@ -72,6 +72,29 @@ class TokenGuard:
     def _scan(self, data: bytes) -> None:
         buf = self._carry + data
         self._carry = b""
+        if not self._scan_fast(buf):
+            self._scan_tokens(buf)
+        self._resolve()
+        self._lines += data.count(b"\n")
+
+    def _scan_fast(self, buf: bytes) -> bool:
+        """The common read — tags and text only, no longer than the cap — in two finds: no gap
+        between two of its "<" can pass the cap, so only the first and the last count. False
+        (nothing done) when the read needs :meth:`_scan_tokens`."""
+        if self._mode != _MARKUP or len(buf) > self._max or b"<!" in buf or b"<?" in buf:
+            return False
+        last = buf.rfind(b"<")
+        if last < 0:
+            self._grow(len(buf))
+            return True
+        if last > len(buf) - _LONGEST_OPENER:
+            return False  # it may open a comment or a CDATA section cut by the read
+        self._grow(buf.find(b"<"))
+        self._begin(_MARKUP, buf, last)
+        self._grow(len(buf) - last)
+        return True
+
+    def _scan_tokens(self, buf: bytes) -> None:
         pos, end = 0, len(buf)
         while pos < end:
             if self._mode != _MARKUP:
@@ -95,8 +118,6 @@ class TokenGuard:
                 pos = lt + 1
             else:
                 pos = lt + next(len(opener) for opener, m in _OPENERS if m == mode)
-        self._resolve()
-        self._lines += data.count(b"\n")
 
     def _scan_special(self, buf: bytes, pos: int) -> int:
         """Inside a comment, CDATA section or PI: find its end; return where scanning goes on."""
@@ -116,7 +137,6 @@ class TokenGuard:
         self._mode, self._run = mode, 0
         self._start_line = None  # counted only once per read, or for the error: see _resolve
         self._start_at, self._start_buf = at, buf
-        self._start_head = buf[at : at + 40]
 
     def _resolve(self) -> int:
         """The line where the current token began (counting lines per token would make a read
@@ -124,6 +144,7 @@ class TokenGuard:
         line break, so the lines before the token are those of the read it began in."""
         if self._start_line is None:
             self._start_line = self._lines + self._start_buf.count(b"\n", 0, self._start_at)
+            self._start_head = self._start_buf[self._start_at : self._start_at + 40]
             self._start_buf = b""
         return self._start_line
 
