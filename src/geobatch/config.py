@@ -104,9 +104,7 @@ class Settings:
         return replace(self, **changes)
 
 
-def _int(
-    env: Mapping[str, str], name: str, default: int, low: int = 1, high: int = 10**12
-) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int = 1, high: int = 10**12) -> int:
     value = env.get(name, "").strip()
     if not value:
         return default
