@@ -209,8 +209,8 @@ CASES: list[tuple[str, list[str], dict[str, str], int, str]] = [
         "e-mail",
     ),
     (
-        "keys create email with space",
-        ["keys", "create", "--name", "x", "--email", "a b@c.d"],
+        "keys create email domain with space",
+        ["keys", "create", "--name", "x", "--email", "a@example .org"],
         {},
         2,
         "e-mail",
@@ -330,3 +330,22 @@ def test_an_unexpected_error_is_still_one_line(
     monkeypatch.setenv(TRACEBACK_ENV, "1")
     assert run(["keys", "create", "--name", "x", "--data-dir", str(tmp_path / "d")]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--name", "Zoë Ünal-Smith (Zürich)"],
+        ["--name", "x", "--email", "Sample User@example.org"],
+        ["--name", "x", "--email", " ada@example.org "],
+        ["--name", "x", "--daily-limit", "0"],
+        ["--name", "x", "--daily-limit", "1000000000000"],
+        ["--name", "x", "--daily-limit", "UNLIMITED"],
+        ["--name", "n" * 200],
+    ],
+)
+def test_unusual_but_good_values_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    assert run(["keys", "create", *extra, "--data-dir", str(tmp_path / "d")]) == 0
+    assert len(capsys.readouterr().out.strip()) == 64

@@ -99,13 +99,13 @@ def key_name_option(ctx: click.Context, param: click.Parameter, value: str) -> s
 
 
 def email_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Click callback for ``keys create --email``: one ``@`` between two non-empty parts, no
-    spaces; deliverability is not checked."""
+    """Click callback for ``keys create --email``: an ``@`` between a non-empty name and a
+    domain without spaces (a quoted name may hold spaces); deliverability is not checked."""
     if value is None:
         return None
     email = _text(value.strip(), "e-mail address", _hint(param), MAX_EMAIL_CHARS)
     local, at, domain = email.rpartition("@")
-    if not (at and local and domain) or any(ch.isspace() for ch in email):
+    if not (at and local and domain) or any(ch.isspace() for ch in domain):
         raise _bad(f"{value!r} is not an e-mail address (name@example.org)", _hint(param))
     return email
 
