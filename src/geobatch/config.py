@@ -18,6 +18,7 @@ WORKERS_ENV = "GEOBATCH_WORKERS"
 DATA_DIR_ENV = "GEOBATCH_DATA_DIR"
 
 MB = 1024 * 1024
+MAX_WORKERS = 256  # geocoding processes; each holds the index in memory
 
 
 def default_index_dir() -> Path:
@@ -64,25 +65,27 @@ class Settings:
     # then deleted by the sweep; independent of the Bing retention above.
     farm_expiry_hours: float = 72.0
     farm_include_accuracy: bool = False  # our extension: "accuracy" in batch results
+    # Bing csv/tab/pipe downloads put a ' before values a spreadsheet would run as formulas
+    # (formats/excelsafe.py); off for machine consumers that want every value exactly.
+    excel_safe: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         index = env.get(INDEX_ENV)
-        workers = env.get(WORKERS_ENV)
         data_dir = env.get(DATA_DIR_ENV)
         limits = JobLimits(
-            max_upload_bytes=_int(env, "GEOBATCH_MAX_UPLOAD_MB", 300) * MB,
-            max_entities=_int(env, "GEOBATCH_MAX_ENTITIES", 200_000),
-            max_pending_jobs=_int(env, "GEOBATCH_MAX_PENDING_JOBS", 10),
-            max_jobs_per_day=_int(env, "GEOBATCH_MAX_JOBS_PER_DAY", 50),
+            max_upload_bytes=_int(env, "GEOBATCH_MAX_UPLOAD_MB", 300, high=1_000_000) * MB,
+            max_entities=_int(env, "GEOBATCH_MAX_ENTITIES", 200_000, high=1_000_000_000),
+            max_pending_jobs=_int(env, "GEOBATCH_MAX_PENDING_JOBS", 10, high=1_000_000),
+            max_jobs_per_day=_int(env, "GEOBATCH_MAX_JOBS_PER_DAY", 50, high=1_000_000_000),
         )
         return cls(
             index_dir=Path(index).expanduser() if index else default_index_dir(),
-            workers=int(workers) if workers and workers.isdigit() else (os.cpu_count() or 1),
+            workers=_int(env, WORKERS_ENV, os.cpu_count() or 1, high=MAX_WORKERS),
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             limits=limits,
-            chunk_size=_int(env, "GEOBATCH_CHUNK_SIZE", 1000),
+            chunk_size=_int(env, "GEOBATCH_CHUNK_SIZE", 1000, high=1_000_000),
             retention_days=_float(env, "GEOBATCH_RETENTION_DAYS", 14.0),
             sweep_seconds=_float(env, "GEOBATCH_SWEEP_SECONDS", 3600.0),
             data_location_enabled=_flag(env, "GEOBATCH_DATA_LOCATION"),
@@ -93,6 +96,7 @@ class Settings:
             public_url=env.get("GEOBATCH_PUBLIC_URL") or None,
             farm_expiry_hours=_float(env, "GEOBATCH_FARM_EXPIRY_HOURS", 72.0),
             farm_include_accuracy=_flag(env, "GEOBATCH_FARM_ACCURACY"),
+            excel_safe=_switch(env, "GEOBATCH_EXCEL_SAFE", default=True),
         )
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -100,28 +104,48 @@ class Settings:
         return replace(self, **changes)
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int = 1, high: int = 10**12) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.removeprefix("-").isdigit()):
+        raise ValueError(f"{name}={value!r} is not a whole number")
+    number = int(value)
+    if not low <= number <= high:
+        raise ValueError(f"{name}={value} is out of range: give {low:,} to {high:,}")
+    return number
+
+
+def _float(
+    env: Mapping[str, str], name: str, default: float, low: float = 0.0, high: float = 1e9
+) -> float:
     value = env.get(name, "").strip()
     if not value:
         return default
     try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a whole number") from None
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    value = env.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a number") from None
+    # NaN fails both comparisons; infinity is above any bound.
+    if not (low < number <= high):
+        raise ValueError(f"{name}={value} is out of range: give more than {low:g}, up to {high:g}")
+    return number
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """A yes/no setting with a default; anything but a yes or a no is refused."""
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name}={env[name]!r} is not one of 1/0, true/false, yes/no, on/off")
 
 
 def _set(env: Mapping[str, str], name: str) -> frozenset[str]:

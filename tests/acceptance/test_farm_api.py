@@ -476,6 +476,38 @@ def test_single_forward_no_results_is_404_and_free(server: Server, client: httpx
     assert body["USER"]["used_today"] == "0"
 
 
+NOTHING_TO_LOOK_UP = ["中文", "〇", "𠆳", "---", "\x00", "🙂"]
+
+
+def test_a_single_forward_answers_as_its_batch_does(server: Server, client: httpx.Client) -> None:
+    key = new_key(server, "single-like-batch", "250")
+    done = farm.run_batch(client, server.base, key, NOTHING_TO_LOOK_UP)
+    assert [entry["result"] for entry in done["RESULTS"]] == ["NO_RESULTS"] * 6
+    for addr in NOTHING_TO_LOOK_UP:
+        response = client.get(f"{server.base}/forward/", params={"key": key, "addr": addr})
+        assert response.status_code == 404, (addr, response.text)
+        body = response.json()
+        assert body["STATUS"]["status"] == "NO_RESULTS" and "RESULTS" not in body
+        assert body["STATUS"]["credit_used"] == "0"
+    # The batch's six credits were charged at submission; the single misses were free.
+    last = client.get(f"{server.base}/forward/", params={"key": key, "addr": "中文"}).json()
+    assert last["USER"]["used_today"] == "6"
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"),
+    [("90", "180"), ("-90", "-180"), ("-0", "0"), (" 47.14 ", "9.52"), ("4.714e1", "9.52e0")],
+)
+def test_single_reverse_edge_points_are_answered(
+    server: Server, client: httpx.Client, lat: str, lon: str
+) -> None:
+    params = {"key": server.keys["alice"], "lat": lat, "lon": lon}
+    response = client.get(f"{server.base}/reverse/", params=params)
+    assert response.status_code in (200, 404), response.text
+    status = response.json()["STATUS"]["status"]
+    assert status == ("SUCCESS" if response.status_code == 200 else "NO_RESULTS")
+
+
 def test_single_reverse(server: Server, client: httpx.Client, geocoder: Geocoder) -> None:
     key = new_key(server, "single-reverse", "250")
     params = {"key": key, "lat": "47.0201", "lon": "9.006"}

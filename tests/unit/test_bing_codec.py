@@ -225,7 +225,6 @@ FAULT_CASES = [
     ("badtype", "IncludeEntityTypes 'Address,Planet' is not valid"),
     ("badbool", "IncludeNeighborhood 'yes' is not valid"),
     ("badmax", "MaxResults 'many' is not valid"),
-    ("", "The entity has no Id"),
     ("norequest", EMPTY_FAULT),
 ]
 
@@ -251,7 +250,6 @@ TEXT_ROW_CASES = [
     ("1,en-US,,,,,,,,,,,,,,,,,,,,,,,,,,,,47.1,", "A reverse geocode request needs both"),
     ("1,en-US,,,,,,,,,,,,,,,,,,,,,,,,,,,,abc,1", "Location.Latitude 'abc' is not valid"),
     ("1,en-US,,Main St,,,,1 Main St,,,,", "The Address.FormattedAddress property must not be "),
-    (",en-US,Paris", "The entity has no Id"),
 ]
 
 
@@ -294,7 +292,12 @@ HOSTILE = [
     ("latin-1 text", "1,en-US,Zürich\n".encode("latin-1"), "csv", "not UTF-8"),
     ("text version 3", b"Bing Spatial Data Services, 3.0\nId\n", "csv", "version 3.0"),
     ("no header", b"Bing Spatial Data Services, 2.0\n", "csv", "no data"),
-    ("header without id", b"Bing Spatial Data Services, 2.0\nQuery,Foo\n1,2\n", "csv", "no Id"),
+    (
+        "header without request columns",
+        b"Bing Spatial Data Services, 2.0\nId,Query,Foo\n1,2\n",
+        "csv",
+        "names no request column",
+    ),
     (
         "unknown header",
         b"Bing Spatial Data Services, 2.0\nId,Foo,Bar\n1,2,3\n",
@@ -318,16 +321,28 @@ def test_dtd_entities_and_bombs_are_refused_not_expanded(name: str) -> None:
         decode_file(FIXTURES / name, "xml")
 
 
-def test_ten_megabyte_single_line_is_refused() -> None:
-    data = b"1,en-US," + b"a" * 10_000_000 + b"\n"
-    with pytest.raises(InputError, match="longer than"):
-        decode_bytes(data, "csv")
+def test_ten_megabyte_single_line_is_a_failed_entity_and_the_next_line_is_read() -> None:
+    data = b"1,en-US," + b"a" * 10_000_000 + b"\n2,en-US,Vaduz\n"
+    _, (big, after) = decode_bytes(data, "csv")
+    assert big.id == "1" and big.request is None
+    assert big.fault == (
+        "Line 1 is 10,000,009 characters long, more than the 1,000,000 a row may have; "
+        "it was not read."
+    )
+    assert after.id == "2" and after.request == GeocodeRequest(query="Vaduz")
 
 
-def test_ten_megabyte_xml_attribute_is_a_row_fault() -> None:
-    data = b'<GeocodeFeed><GeocodeEntity Id="1"><GeocodeRequest Query="' + b"a" * 10_000_000
+def test_half_a_megabyte_xml_attribute_is_a_row_fault() -> None:
+    data = b'<GeocodeFeed><GeocodeEntity Id="1"><GeocodeRequest Query="' + b"a" * 500_000
     _, (row,) = decode_bytes(data + b'"/></GeocodeEntity></GeocodeFeed>', "xml")
     assert row.fault == "Query is longer than 4096 characters."
+
+
+def test_ten_megabyte_xml_attribute_is_refused_unparsed() -> None:
+    # Expat 2.5 parses one huge token in quadratic time (CVE-2023-52425): see test_bing_xmlguard.
+    data = b'<GeocodeFeed><GeocodeEntity Id="1"><GeocodeRequest Query="' + b"a" * 10_000_000
+    with pytest.raises(InputError, match="more than 1 MB without another '<'"):
+        decode_bytes(data + b'"/></GeocodeEntity></GeocodeFeed>', "xml")
 
 
 def test_an_entity_with_thousands_of_children_is_refused() -> None:
@@ -879,3 +894,56 @@ def test_a_stray_quote_does_not_swallow_the_rows_after_it() -> None:
     rows = list(batch.rows())
     assert [row.id for row in rows] == [str(i) for i in range(1, 40)]
     assert all(row.request is not None for row in rows[1:])
+
+
+# --- entities without an Id (the SDS Toolkit's GeocodeEntity("New York, NY")) -------------------
+
+TOOLKIT_NO_ID = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n'
+    b'<GeocodeFeed xmlns="http://schemas.microsoft.com/search/local/2010/5/geocode" Version="2.0">'
+    b'<GeocodeEntity><GeocodeRequest Query="New York, NY" /></GeocodeEntity>'
+    b'<GeocodeEntity Id=""><GeocodeRequest Query="Vaduz" /></GeocodeEntity>'
+    b'<GeocodeEntity Id="3"><GeocodeRequest Query="Schaan" /></GeocodeEntity>'
+    b"</GeocodeFeed>"
+)
+A_RESULT = _result(
+    {"EntityType": "PopulatedPlace", "Name": "Vaduz"},
+    {"Locality": "Vaduz", "CountryRegion": "Liechtenstein"},
+    ("47.14", "9.52"),
+    ("47.1", "9.5", "47.2", "9.6"),
+    "Rooftop",
+)
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_xml_entities_without_an_id_are_geocoded_and_echo_an_empty_id(version: str) -> None:
+    data = TOOLKIT_NO_ID if version == "2.0" else TOOLKIT_NO_ID.replace(b' Version="2.0"', b"")
+    header, rows = decode_bytes(data, "xml")
+    assert header.version == version
+    assert [(row.id, row.fault) for row in rows] == [("", None), ("", None), ("3", None)]
+    assert rows[0].request == GeocodeRequest(query="New York, NY")
+    answer = Answer(ResultStatus.OK, (A_RESULT,))
+    pairs = [(row, answer) for row in rows]
+    assert all(CODEC.outcome(*pair) == "succeeded" for pair in pairs)
+    root = ET.fromstring(encode(header, pairs, "succeeded"))
+    entities = list(root)
+    # The schema requires the attribute: it is there, empty, rather than missing.
+    assert [entity.attrib.get("Id") for entity in entities] == ["", "", "3"]
+
+
+@pytest.mark.parametrize(("fmt", "delimiter"), [("csv", ","), ("tab", "\t"), ("pipe", "|")])
+def test_text_rows_with_an_empty_id_are_geocoded(fmt: str, delimiter: str) -> None:
+    v2 = f"Bing Spatial Data Services, 2.0\nId{delimiter}GeocodeRequest/Query\n"
+    v2 += f"{delimiter}Vaduz\n7{delimiter}Schaan\n"
+    v1 = f"{delimiter}en-US{delimiter}Vaduz\n"
+    no_id_column = "Bing Spatial Data Services, 2.0\nGeocodeRequest/Query\nVaduz\n"
+    for data in (v2, v1, no_id_column):
+        header, rows = decode_bytes(data.encode(), fmt)
+        assert rows[0].id == "" and rows[0].fault is None
+        assert rows[0].request == GeocodeRequest(query="Vaduz")
+        out = encode(header, [(rows[0], Answer(ResultStatus.OK, (A_RESULT,)))], "succeeded")
+        line = out.decode().splitlines()[-1]
+        if data is not no_id_column:
+            assert line.startswith(delimiter)  # the Id column is there, empty
+        _, again = decode_bytes(out, fmt)
+        assert again[0].id == "" and again[0].request == GeocodeRequest(query="Vaduz")

@@ -223,6 +223,39 @@ def test_index_option_precedence(
     assert builder.builtin_calls == [Path("g"), Path("l")]
 
 
+def test_geocode_output_is_excel_safe_unless_turned_off(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "in.csv").write_text("=id,q,note\n1,=1+1,-5\n2,Vaduz,@x\n")
+    code, out, err = invoke(capsys, "geocode", "in.csv", "-o", "-")
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][0] == "'=id"
+    # The fake geocoder answers with the query as the locality and len(query) as latitude.
+    assert rows[1][:3] == ["1", "'=1+1", "-5"]  # -5 is a number: left alone
+    assert rows[2][2] == "'@x"
+    assert "'=1+1" in rows[1][3:]  # the result's own text columns too
+    code, out, err = invoke(capsys, "geocode", "in.csv", "-o", "-", "--no-excel-safe")
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][0] == "=id" and rows[1][1] == "=1+1" and rows[2][2] == "@x"
+
+
+def test_reverse_output_keeps_negative_coordinates_as_numbers(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "pts.csv").write_text("lat,lon\n-33.86,-151.2\n")
+    code, out, err = invoke(capsys, "reverse", "pts.csv", "-o", "-")
+    assert code == 0, err
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert (row["lat"], row["lon"]) == ("-33.86", "-151.2")  # the input's, as given
+    assert (row["gb_lat"], row["gb_lon"], row["bbox_west"]) == (
+        "-33.860000",
+        "-151.200000",
+        "-152.200000",
+    )
+
+
 # --- reverse -----------------------------------------------------------------------------------
 
 

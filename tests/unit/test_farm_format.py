@@ -40,6 +40,7 @@ from geobatch.formats.farm import (
     render_single_no_results,
     render_single_reverse,
     render_submit_response,
+    result_entry,
     result_url,
     single_http_status,
 )
@@ -661,16 +662,18 @@ def test_single_no_results_match_the_fixtures(endpoint: FarmEndpoint, fixture: s
     assert ordered(rendered) == expected
 
 
-def test_single_failure_is_a_500_error_body() -> None:
-    assert single_http_status(FAILED) == 500
-    rendered = render_single_forward(FAILED, addr="x", user=FAKE_USER)
-    assert rendered["STATUS"] == {
-        "key": "VALID",
-        "status": "FAILED",
-        "request": "VALID",
-        "credit_used": "0",
-        "error": "index unavailable",
-    }
+@pytest.mark.parametrize("endpoint", [FarmEndpoint.FORWARD, FarmEndpoint.REVERSE])
+def test_a_failed_lookup_answers_as_the_batch_does(endpoint: FarmEndpoint) -> None:
+    # The batch's result row for an answer without a result is "NO_RESULTS" whatever its
+    # status; the single call's is the 404 no-results body (never a 500).
+    row = BatchRow(0, "0", GeocodeRequest(query="中文"), echo={"request": "中文"})
+    assert result_entry(row, FAILED)["result"] == "NO_RESULTS"
+    assert single_http_status(FAILED) == 404
+    if endpoint is FarmEndpoint.FORWARD:
+        rendered = render_single_forward(FAILED, addr="中文", user=FAKE_USER)
+    else:
+        rendered = render_single_reverse(FAILED, lat="0", lon="0", user=FAKE_USER)
+    assert rendered == render_single_no_results(FAKE_USER, endpoint=endpoint)
 
 
 # --- rendering: errors ---------------------------------------------------------------------------
@@ -819,8 +822,13 @@ def test_a_real_surrogate_pair_is_text() -> None:
     assert parse_batch_forward(body).key == "k"
 
 
-@pytest.mark.parametrize("addr", ["---", "\x00\x00", " ,;. "])
-def test_single_forward_without_letters_is_a_400(addr: str) -> None:
+@pytest.mark.parametrize("addr", ["---", "\x00\x00", " ,;. ", "中文", "〇", "𠆳"])
+def test_single_forward_without_letters_is_asked_like_a_batch_row(addr: str) -> None:
+    assert parse_single_forward({"key": "k", "addr": addr}) == ("k", GeocodeRequest(query=addr))
+
+
+@pytest.mark.parametrize("addr", ["", " ", "\t\n"])
+def test_single_forward_without_an_address_is_a_400(addr: str) -> None:
     with pytest.raises(FarmError) as caught:
         parse_single_forward({"key": "k", "addr": addr})
     assert caught.value.status_code == 400

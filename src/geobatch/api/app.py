@@ -157,7 +157,7 @@ def create_app(
 ) -> FastAPI:
     """The server application; the job runner works in a child process while the application is
     up (``executor_factory``, if given, must be picklable: it is sent to that process)."""
-    codecs = codecs or {bing.KIND: BingCodec()}
+    codecs = codecs or {bing.KIND: BingCodec(excel_safe=settings.excel_safe)}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ import io
 import os
 import sys
 import time
+import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -33,6 +34,7 @@ import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 import geobatch
 from geobatch import native
+from geobatch.cli import checks
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats import plaincsv
@@ -53,6 +55,7 @@ from geobatch.model import Answer, ResultStatus
 from geobatch.sources.detect import open_source
 
 SAMPLE_BYTES = 64 * 1024
+TRACEBACK_ENV = "GEOBATCH_TRACEBACK"  # =1: an unexpected error prints its traceback too
 # Below this many input bytes per chunk a pool is not worth it: each worker loads the whole index.
 POOL_MIN_BYTES_PER_CHUNK_ROW = 64
 
@@ -95,7 +98,10 @@ class _State:
     index_override: Path | None
 
     def index_dir(self, local: Path | None) -> Path:
-        return local or self.index_override or self.settings.index_dir
+        chosen = local or self.index_override
+        if chosen is not None:
+            return chosen  # checked by the option's callback
+        return checks.directory(self.settings.index_dir, "GEOBATCH_INDEX")
 
 
 def _index_option(help_text: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
@@ -104,6 +110,7 @@ def _index_option(help_text: str) -> Callable[[click.decorators.FC], click.decor
         "index_dir",
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
+        callback=checks.directory_option,
         help=help_text,
     )
 
@@ -144,7 +151,7 @@ def cli(ctx: click.Context, index_dir: Path | None) -> None:
 @click.option(
     "--memory",
     "memory_mb",
-    type=click.IntRange(min=MIN_MEMORY_MB),
+    type=click.IntRange(MIN_MEMORY_MB, 10_000_000),
     default=DEFAULT_MEMORY_MB,
     show_default=True,
     metavar="MB",
@@ -170,6 +177,9 @@ def import_command(
       geobatch import --memory 1000 germany-latest.osm.pbf
     """
     index = state.index_dir(index_dir)
+    if not any(path.is_file() for path in sources):
+        for path in sources:  # nothing to import: say why before building anything
+            _require_file(path, "source")
     clean_stale_work(index)
     _ensure_builtin(index)
     failures = 0
@@ -225,17 +235,18 @@ def _batch_options(func: click.decorators.FC) -> click.decorators.FC:
             "output_path",
             required=True,
             type=click.Path(dir_okay=False, path_type=Path),
+            callback=checks.output_option,
             help="Output CSV; '-' writes to stdout.",
         ),
         click.option(
             "--workers",
-            type=click.IntRange(min=1),
+            type=click.IntRange(1, checks.MAX_WORKERS),
             default=None,
             help="Worker processes (default: $GEOBATCH_WORKERS, else the CPU count).",
         ),
         click.option(
             "--chunk-size",
-            type=click.IntRange(min=1),
+            type=click.IntRange(1, checks.MAX_CHUNK_SIZE),
             default=1000,
             show_default=True,
             help="Rows sent to a worker at a time.",
@@ -246,6 +257,14 @@ def _batch_options(func: click.decorators.FC) -> click.decorators.FC:
             default=1,
             show_default=True,
             help="Candidates per row; above 1, each candidate gets its own output row, best first.",
+        ),
+        click.option(
+            "--excel-safe/--no-excel-safe",
+            default=True,
+            show_default=True,
+            help="Put a ' before values a spreadsheet would run as formulas (=, +, -, @, tab, "
+            "CR; numbers such as -122.1 are left alone). Turn off for programs that read the "
+            "output.",
         ),
         _index_option("Index directory (overrides the global --index)."),
     ]
@@ -265,6 +284,7 @@ class BatchArgs:
     workers: int
     chunk_size: int = 1000
     max_results: int = 1
+    excel_safe: bool = True
 
 
 @cli.command("geocode")
@@ -277,6 +297,7 @@ def geocode_command(
     workers: int | None,
     chunk_size: int,
     max_results: int,
+    excel_safe: bool,
     index_dir: Path | None,
 ) -> None:
     """Geocode a CSV file (address -> coordinates).
@@ -297,7 +318,11 @@ def geocode_command(
       geobatch geocode addresses.csv -o - | head
     """
     index, count = state.index_dir(index_dir), workers or state.settings.workers
-    run_batch(BatchArgs("forward", input_path, output_path, index, count, chunk_size, max_results))
+    run_batch(
+        BatchArgs(
+            "forward", input_path, output_path, index, count, chunk_size, max_results, excel_safe
+        )
+    )
 
 
 @cli.command("reverse")
@@ -310,6 +335,7 @@ def reverse_command(
     workers: int | None,
     chunk_size: int,
     max_results: int,
+    excel_safe: bool,
     index_dir: Path | None,
 ) -> None:
     """Reverse-geocode a CSV file (coordinates -> address).
@@ -323,7 +349,11 @@ def reverse_command(
       geobatch reverse points.csv -o addresses.csv
     """
     index, count = state.index_dir(index_dir), workers or state.settings.workers
-    run_batch(BatchArgs("reverse", input_path, output_path, index, count, chunk_size, max_results))
+    run_batch(
+        BatchArgs(
+            "reverse", input_path, output_path, index, count, chunk_size, max_results, excel_safe
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,7 +499,7 @@ def _geocode_rows(
     out: TextIO,
 ) -> Counter[str]:
     delimiter = plaincsv.output_delimiter(source.delimiter)
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer = plaincsv.CsvWriter(out, delimiter, excel_safe=args.excel_safe)
     writer.writerow(layout.header)
     in_flight: deque[_Chunk] = deque()  # chunks read but not yet written, oldest first
 
@@ -569,8 +599,8 @@ def info_command(state: _State, index_dir: Path | None) -> None:
     """
     from geobatch.index.format import FORMAT_VERSION, data_set_files, old_format_files
 
-    click.echo(f"engine: {native.describe()}")
     index = state.index_dir(index_dir)
+    click.echo(f"engine: {native.describe()}")
     if not index.is_dir():
         click.echo(f"index: {index} (not built yet: geobatch import or geocode creates it)")
         return
@@ -650,6 +680,7 @@ def _data_dir_option(func: click.decorators.FC) -> click.decorators.FC:
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
+        callback=checks.data_directory_option,
         help="Job service data directory (default: $GEOBATCH_DATA_DIR, else the per-user "
         "data directory).",
     )(func)
@@ -660,7 +691,7 @@ def _data_dir_option(func: click.decorators.FC) -> click.decorators.FC:
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, checks.MAX_WORKERS),
     default=None,
     help="Geocoding worker processes (default: $GEOBATCH_WORKERS, else the CPU count).",
 )
@@ -702,6 +733,11 @@ def serve_command(
         data_dir=data_dir or state.settings.data_dir,
         workers=workers or state.settings.workers,
     )
+    # Everything that can be refused is refused before the gazetteer is built or the server
+    # starts: the directories of the environment's defaults too, and the address to listen on.
+    checks.directory(settings.index_dir, "GEOBATCH_INDEX")
+    checks.data_directory(settings.data_dir, "GEOBATCH_DATA_DIR")
+    checks.listen_address(host, port)
     _ensure_builtin(settings.index_dir)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # the job runner logs alike
     click.echo(
@@ -718,26 +754,18 @@ def keys_group() -> None:
 
 
 def _open_store(state: _State, data_dir: Path | None) -> JobStore:
-    return JobStore(DataPaths(data_dir or state.settings.data_dir).create().database)
-
-
-def _daily_limit(value: str | None) -> int | None:
-    if value is None or value.strip().lower() == "unlimited":
-        return None
-    try:
-        limit = int(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a whole number or 'unlimited'", param_hint="--daily-limit"
-        ) from None
-    if limit < 0:
-        raise click.BadParameter(f"{value} is negative", param_hint="--daily-limit")
-    return limit
+    root = data_dir or checks.data_directory(state.settings.data_dir, "GEOBATCH_DATA_DIR")
+    return JobStore(DataPaths(root).create().database)
 
 
 @keys_group.command("create")
-@click.option("--name", required=True, help="Who the key is for.")
-@click.option("--email", default=None, help="Contact address of the key's owner.")
+@click.option("--name", required=True, callback=checks.key_name_option, help="Who the key is for.")
+@click.option(
+    "--email",
+    default=None,
+    callback=checks.email_option,
+    help="Contact address of the key's owner.",
+)
 @click.option(
     "--daily-limit",
     default="unlimited",
@@ -755,7 +783,7 @@ def keys_create(
     Example:
       geobatch keys create --name "Ada Lovelace" --email ada@example.org --daily-limit 10000
     """
-    limit = _daily_limit(daily_limit)
+    limit = checks.daily_limit(daily_limit)
     store = _open_store(state, data_dir)
     try:
         new = keys.create_key(store, name, email, limit)
@@ -790,7 +818,7 @@ def keys_list(state: _State, data_dir: Path | None) -> None:
 
 
 @keys_group.command("revoke")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=click.IntRange(1, checks.MAX_KEY_ID))
 @_data_dir_option
 @click.pass_obj
 def keys_revoke(state: _State, key_id: int, data_dir: Path | None) -> None:
@@ -847,6 +875,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 1
     except (GeobatchError, OSError, csv.Error) as exc:
         _error(_message(exc))
+        return 1
+    except Exception as exc:  # a bug of ours: still one line, and a way to see more
+        if os.environ.get(TRACEBACK_ENV) == "1":
+            traceback.print_exc()
+        _error(
+            f"unexpected {type(exc).__name__}: {_message(exc)} — this is a bug, please report it "
+            f"(run with {TRACEBACK_ENV}=1 to see where it happened)"
+        )
         return 1
     return result if isinstance(result, int) else 0
 

@@ -2,18 +2,20 @@
 
 Headers are matched case- and punctuation-insensitively (``Postal Code``, ``postal_code`` and
 ``POSTALCODE`` are one name). Nothing here opens a file: callers hand in text streams, header lists
-and row dicts, and get back requests, answers as columns, and output rows.
+and row dicts, and get back requests, answers as columns, and output rows; :class:`CsvWriter`
+writes them, neutralising spreadsheet formulas by default (:mod:`geobatch.formats.excelsafe`).
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import TextIO
 
 from geobatch.errors import InputError
+from geobatch.formats.excelsafe import neutralise_all
 from geobatch.model import Answer, GeocodeRequest, GeocodeResult, ResultStatus, ReverseRequest
 
 # Field of GeocodeRequest -> accepted header names (already folded by _fold), best first.
@@ -318,3 +320,18 @@ def _data_rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[CsvRo
     for values in reader:
         if values:
             yield CsvRow(values=values, cells=dict(zip(header, values, strict=False)))
+
+
+class CsvWriter:
+    """The output CSV: ``csv.writer`` rows, LF line endings, and — with ``excel_safe``, the
+    default — a leading ``'`` on every cell a spreadsheet would run as a formula (``=…``,
+    ``+…``, ``-…``, ``@…``, tab, CR; numbers such as ``-122.1`` are left as they are), header
+    included. ``excel_safe=False`` writes every value exactly, for programs that read the file.
+    """
+
+    def __init__(self, out: TextIO, delimiter: str, *, excel_safe: bool = True) -> None:
+        self._writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        self.excel_safe = excel_safe
+
+    def writerow(self, row: Iterable[str], /) -> None:
+        self._writer.writerow(neutralise_all(row) if self.excel_safe else row)

@@ -43,7 +43,14 @@ def media_type_for(fmt: str) -> str:
 
 
 class BingCodec:
-    """Bing Geocode Dataflow files (see the module docstring)."""
+    """Bing Geocode Dataflow files (see the module docstring).
+
+    ``excel_safe`` (on by default): csv, tab and pipe downloads neutralise values a spreadsheet
+    would run as formulas (:mod:`geobatch.formats.excelsafe`); XML downloads are never changed.
+    """
+
+    def __init__(self, *, excel_safe: bool = True) -> None:
+        self.excel_safe = excel_safe
 
     def decode(self, stream: BinaryIO, fmt: str) -> DecodedBatch:
         """Read the header now; the rows stream once, lazily, from ``rows()``.
@@ -75,5 +82,5 @@ class BingCodec:
         if fmt == "xml":
             return encode_xml(out, header, rows)
         if header.version == "2.0":
-            return encode_v2(out, header, rows)
-        return encode_v1(out, header, rows)
+            return encode_v2(out, header, rows, excel_safe=self.excel_safe)
+        return encode_v1(out, header, rows, excel_safe=self.excel_safe)

@@ -200,7 +200,6 @@ FAULT_FORMATTED: Final = (
 FAULT_FORMATTED_V1_TEXT: Final = (
     "The Address.FormattedAddress property must not be specified as it is an output-only property."
 )
-FAULT_NO_ID: Final = "The entity has no Id: every GeocodeEntity needs a non-empty Id."
 FAULT_HALF_LOCATION: Final = (
     "A reverse geocode request needs both Location.Latitude and Location.Longitude."
 )

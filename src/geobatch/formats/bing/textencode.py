@@ -3,6 +3,9 @@
 v2.0: the version line, the upload's header line verbatim, then one line per entity with exactly
 the header's columns in the header's order — request columns echoed, response columns filled.
 v1.0: 31 positional columns (spec §10.1), no header. Text formats carry one result per entity.
+
+With ``excel_safe`` (the server's default) every value a spreadsheet would run as a formula gets
+a leading ``'`` (:mod:`geobatch.formats.excelsafe`; numbers such as ``-122.1`` are untouched).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from geobatch.formats.bing.results import (
     select_results,
     to_response,
 )
+from geobatch.formats.excelsafe import neutralise_all, neutralise_raw_cell
 from geobatch.model import Answer, ReverseRequest
 
 NEWLINE = "\n"  # the toolkit writes LF; the spec recommends it
@@ -44,8 +48,17 @@ def quote(value: str, delimiter: str) -> str:
     return '"' + value.replace('"', '""') + '"' if needs else value
 
 
-def _line(values: Sequence[str], delimiter: str) -> str:
+def _line(values: Sequence[str], delimiter: str, excel_safe: bool = False) -> str:
+    if excel_safe:
+        values = neutralise_all(values)
     return delimiter.join(quote(v, delimiter) for v in values) + NEWLINE
+
+
+def _safe_header(line: str, delimiter: str) -> str:
+    """The echoed header line, with a ``'`` before any name a spreadsheet would run."""
+    cells = line.split(delimiter)
+    safe = [neutralise_raw_cell(cell) for cell in cells]
+    return line if safe == cells else delimiter.join(safe)
 
 
 def _response(row: BatchRow, answer: Answer, *, neighborhood: bool) -> BingResponse | None:
@@ -112,9 +125,17 @@ def _v2_layout(header: BatchHeader, delimiter: str) -> tuple[str, list[str | Non
     return line, columns
 
 
-def encode_v2(out: BinaryIO, header: BatchHeader, rows: Iterable[tuple[BatchRow, Answer]]) -> int:
+def encode_v2(
+    out: BinaryIO,
+    header: BatchHeader,
+    rows: Iterable[tuple[BatchRow, Answer]],
+    *,
+    excel_safe: bool = False,
+) -> int:
     delimiter = s.DELIMITERS[header.format]
     line, columns = _v2_layout(header, delimiter)
+    if excel_safe:
+        line = _safe_header(line, delimiter)
     out.write((s.VERSION_LINE + NEWLINE + line + NEWLINE).encode("utf-8"))
     neighborhood = s.R_NEIGHBORHOOD in columns
     count = 0
@@ -128,7 +149,7 @@ def encode_v2(out: BinaryIO, header: BatchHeader, rows: Iterable[tuple[BatchRow,
             else row.echo.get(str(index), "")
             for index, column in enumerate(columns)
         ]
-        out.write(_line(values, delimiter).encode("utf-8"))
+        out.write(_line(values, delimiter, excel_safe).encode("utf-8"))
         count += 1
     return count
 
@@ -165,10 +186,16 @@ def v1_values(row: BatchRow, answer: Answer) -> list[str]:
     return values
 
 
-def encode_v1(out: BinaryIO, header: BatchHeader, rows: Iterable[tuple[BatchRow, Answer]]) -> int:
+def encode_v1(
+    out: BinaryIO,
+    header: BatchHeader,
+    rows: Iterable[tuple[BatchRow, Answer]],
+    *,
+    excel_safe: bool = False,
+) -> int:
     delimiter = s.DELIMITERS[header.format]
     count = 0
     for row, answer in rows:
-        out.write(_line(v1_values(row, answer), delimiter).encode("utf-8"))
+        out.write(_line(v1_values(row, answer), delimiter, excel_safe).encode("utf-8"))
         count += 1
     return count

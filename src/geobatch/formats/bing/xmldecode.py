@@ -1,8 +1,11 @@
 """Decode ``GeocodeFeed`` XML (schema v1.0 and v2.0) entity by entity with a safe iterparse.
 
 defusedxml refuses any DTD, entity declaration or external reference, so an XML bomb or an
-external-entity probe ends as an :class:`InputError` instead of being expanded. Each
-``GeocodeEntity`` is dropped from the tree once read, so memory does not grow with the file.
+external-entity probe ends as an :class:`InputError` instead of being expanded; the parser reads
+through a :class:`~geobatch.formats.bing.xmlguard.TokenGuard`, so one huge token (a comment or
+attribute value of many megabytes, which expat 2.5 parses in quadratic time) is refused before
+the parser holds it. Each ``GeocodeEntity`` is dropped from the tree once read, so memory does
+not grow with the file.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from geobatch.errors import InputError
 from geobatch.formats.batch import BatchHeader, BatchRow
 from geobatch.formats.bing import schema as s
 from geobatch.formats.bing.entity import Kind, build_entity
+from geobatch.formats.bing.xmlguard import MAX_TOKEN_BYTES, TokenGuard
 
 # More elements than this inside one entity is not a geocode request; stop before memory goes.
 MAX_ELEMENTS_PER_ENTITY = 1000
@@ -111,9 +115,10 @@ def _collect(element: ET.Element, path: str, fields: dict[str, str]) -> None:
 class XmlBatch:
     """A decoded XML file: the root is read at once (for the version), entities lazily."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, max_token: int = MAX_TOKEN_BYTES) -> None:
+        guarded = TokenGuard(stream, max_token)
         self._events = self._safe(
-            SafeET.iterparse(stream, events=("start", "end"), forbid_dtd=True)
+            SafeET.iterparse(guarded, events=("start", "end"), forbid_dtd=True)
         )
         event, root = next(self._events, ("", None))
         if root is None or event != "start":

@@ -25,6 +25,8 @@ from geobatch.formats.bing.results import (
 from geobatch.formats.bing.xmldecode import PRESENT
 from geobatch.model import Answer
 
+# The schema marks GeocodeEntity/@Id required: an entity sent without one gets Id="" back.
+_ID = frozenset({"Id"})
 _BOOLEANS = frozenset({s.INCLUDE_NEIGHBORHOOD, s.INCLUDE_QUERY_PARSE, s.STRICT_MATCH})
 _BOOLEANS |= {s.REV_INCLUDE_NEIGHBORHOOD}
 
@@ -198,7 +200,7 @@ def _v2_entity(row: BatchRow, answer: Answer) -> str:
         ("Id", row.echo.get(s.ID, row.id)),
         ("MaxResults", _value(row.echo, s.ENTITY_MAX_RESULTS)),
     )
-    parts = [w.start(1, "GeocodeEntity", entity_pairs), _request_echo(row.echo, "2.0")]
+    parts = [w.start(1, "GeocodeEntity", entity_pairs, _ID), _request_echo(row.echo, "2.0")]
     parts.extend(_v2_response(response) for response in _responses(row, answer))
     parts.append(w.leaf(2, "StatusCode", status.code))
     if status.fault:
@@ -239,7 +241,7 @@ def _v1_entity(row: BatchRow, answer: Answer) -> str:
         ("Id", row.echo.get(s.ID, row.id)),
         ("MaxResults", _value(row.echo, s.ENTITY_MAX_RESULTS)),
     )
-    parts = [w.start(1, "GeocodeEntity", entity_pairs), _request_echo(row.echo, "1.0")]
+    parts = [w.start(1, "GeocodeEntity", entity_pairs, _ID), _request_echo(row.echo, "1.0")]
     if status.code != s.STATUS_SUCCESS:
         fault = (("StatusCode", status.code), ("FaultReason", status.fault or ""))
         parts.append(w.empty(2, "GeocodeResponse", fault))

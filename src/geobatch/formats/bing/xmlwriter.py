@@ -36,17 +36,25 @@ def text(value: str) -> str:
     return _INVALID.sub("", value).translate(_TEXT_ESCAPES)
 
 
-def attributes(pairs: Iterable[tuple[str, str]]) -> str:
-    """`` name="value"`` for each pair with a non-empty value, in the given order."""
-    return "".join(f' {name}="{attribute(value)}"' for name, value in pairs if value)
+def attributes(pairs: Iterable[tuple[str, str]], keep: frozenset[str] = frozenset()) -> str:
+    """`` name="value"`` for each pair with a non-empty value (or named in ``keep``), in the
+    given order."""
+    return "".join(
+        f' {name}="{attribute(value)}"' for name, value in pairs if value or name in keep
+    )
 
 
 def empty(indent: int, name: str, pairs: Iterable[tuple[str, str]], close: str = " />") -> str:
     return f"{'  ' * indent}<{name}{attributes(pairs)}{close}\n"
 
 
-def start(indent: int, name: str, pairs: Iterable[tuple[str, str]] = ()) -> str:
-    return f"{'  ' * indent}<{name}{attributes(pairs)}>\n"
+def start(
+    indent: int,
+    name: str,
+    pairs: Iterable[tuple[str, str]] = (),
+    keep: frozenset[str] = frozenset(),
+) -> str:
+    return f"{'  ' * indent}<{name}{attributes(pairs, keep)}>\n"
 
 
 def end(indent: int, name: str) -> str:

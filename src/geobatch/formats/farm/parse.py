@@ -233,7 +233,8 @@ def _query_key(params: Mapping[str, str]) -> str:
 def parse_single_forward(
     params: Mapping[str, str], *, max_length: int = MAX_ADDRESS_LENGTH
 ) -> tuple[str, GeocodeRequest]:
-    """``GET /forward/?key=…&addr=…`` → (key, request). 401 without a key, 400 without ``addr``.
+    """``GET /forward/?key=…&addr=…`` → (key, request). 401 without a key, 400 without ``addr``
+    (absent, empty or blank: the documented "missing parameter").
 
     The address limit of the batch call is applied here too (the single page states none).
     """
@@ -249,9 +250,8 @@ def parse_single_forward(
             f"the address is {len(addr)} characters long; at most {max_length} are allowed",
             key=key,
         )
-    if not any(ch.isalnum() for ch in addr):
-        # Nothing to look up: the caller's mistake (400), not a failed lookup (500).
-        raise FarmError(400, "the address has no letters or digits to look up", key=key)
+    # Text with nothing to look up ("---", "中文" while the index cannot read it) is not refused
+    # here: the batch call answers NO_RESULTS for it, and so does this one (a 404).
     return key, GeocodeRequest(query=addr)
 
 

@@ -1,7 +1,10 @@
 """The single v4 calls' replies: ``GET /forward/`` and ``GET /reverse/``.
 
 One call, one result (an object, not an array). No match is HTTP 404 with STATUS ``NO_RESULTS``,
-no credit used, and no RESULTS; a failed lookup is a 500 error body.
+no credit used, and no RESULTS — also when the geocoder could not look the request up at all
+(text with no word it can read, such as ``中文`` today): the batch call answers ``NO_RESULTS`` for
+the same text, and a single call answers as its batch does. Only an exception (a fault of ours)
+is a 500.
 """
 
 from __future__ import annotations
@@ -12,22 +15,19 @@ from geobatch.formats.farm.envelope import (
     JsonObject,
     format_coordinate,
     legal_section,
-    render_error,
     status_section,
     user_section,
 )
 from geobatch.formats.farm.results import forward_result, reverse_result
-from geobatch.model import Answer, ResultStatus
+from geobatch.model import Answer
 
 NO_MATCH_STATUS = "NO_RESULTS"
-FAILED_MESSAGE = "the lookup failed on our side; try again, and report it if it persists"
 
 
 def single_http_status(answer: Answer) -> int:
-    """200 with a result, 500 when the lookup failed, else 404 (Geocode.Farm's "no match")."""
-    if answer.best is not None:
-        return 200
-    return 500 if answer.status is ResultStatus.FAILED else 404
+    """200 with a result, else 404 (Geocode.Farm's "no match"), whatever the answer's status:
+    a result row of the batch call is ``NO_RESULTS`` for every answer without a result."""
+    return 200 if answer.best is not None else 404
 
 
 def render_single_no_results(user: FarmUser, *, endpoint: FarmEndpoint) -> JsonObject:
@@ -48,12 +48,6 @@ def _envelope(user: FarmUser, endpoint: FarmEndpoint, credit_used: int) -> JsonO
     }
 
 
-def _without_result(answer: Answer, user: FarmUser, endpoint: FarmEndpoint) -> JsonObject:
-    if answer.status is ResultStatus.FAILED:
-        return render_error(500, answer.reason or FAILED_MESSAGE, endpoint=endpoint, user=user)
-    return render_single_no_results(user, endpoint=endpoint)
-
-
 def render_single_forward(
     answer: Answer, *, addr: str, user: FarmUser, credit_used: int = 1
 ) -> JsonObject:
@@ -63,7 +57,7 @@ def render_single_forward(
     """
     best = answer.best
     if best is None:
-        return _without_result(answer, user, FarmEndpoint.FORWARD)
+        return render_single_no_results(user, endpoint=FarmEndpoint.FORWARD)
     body = _envelope(user, FarmEndpoint.FORWARD, credit_used)
     body["RESULTS"] = {"request": {"addr": addr}, "result": forward_result(best)}
     return body
@@ -84,7 +78,7 @@ def render_single_reverse(
     """
     best = answer.best
     if best is None:
-        return _without_result(answer, user, FarmEndpoint.REVERSE)
+        return render_single_no_results(user, endpoint=FarmEndpoint.REVERSE)
     lat_text = lat.strip() if isinstance(lat, str) else format_coordinate(lat)
     lon_text = lon.strip() if isinstance(lon, str) else format_coordinate(lon)
     body = _envelope(user, FarmEndpoint.REVERSE, credit_used)
