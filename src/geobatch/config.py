@@ -64,6 +64,10 @@ class Settings:
     # then deleted by the sweep; independent of the Bing retention above.
     farm_expiry_hours: float = 72.0
     farm_include_accuracy: bool = False  # our extension: "accuracy" in batch results
+    # The web page's basemap is drawn offline from the index; online users may add a tile layer:
+    # an XYZ raster URL template (https://tiles.example/{z}/{x}/{y}.png) and its attribution.
+    web_tile_url: str | None = None
+    web_tile_attribution: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +97,8 @@ class Settings:
             public_url=env.get("GEOBATCH_PUBLIC_URL") or None,
             farm_expiry_hours=_float(env, "GEOBATCH_FARM_EXPIRY_HOURS", 72.0),
             farm_include_accuracy=_flag(env, "GEOBATCH_FARM_ACCURACY"),
+            web_tile_url=env.get("GEOBATCH_WEB_TILE_URL", "").strip() or None,
+            web_tile_attribution=env.get("GEOBATCH_WEB_TILE_ATTRIBUTION", "").strip(),
         )
 
     def with_changes(self, **changes: Any) -> Settings:
