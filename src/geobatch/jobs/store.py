@@ -668,7 +668,8 @@ class JobStore:
         return cursor.rowcount == 1
 
     def delete_job(self, job_id: str) -> bool:
-        """Forget a job and its rows at its owner's request; False when there was no such job."""
+        """Forget a job and its rows at its owner's request; False when there was no such job.
+        A runner still working on it stores nothing more (see :func:`_check_still_active`)."""
         with self.transaction() as con:
             con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
             cursor = con.execute("DELETE FROM jobs WHERE id = ?", (job_id,))

@@ -78,18 +78,19 @@ def downloads(job: Job) -> list[Download]:
 class WebJobs:
     """The page's view of the job service (one per server)."""
 
-    def __init__(self, service: JobService) -> None:
+    def __init__(self, service: JobService, kinds: tuple[str, ...] = PAGE_KINDS) -> None:
         self.service = service
         self.store = service.store
+        self.kinds = kinds
 
     def job(self, key: ApiKey, job_id: str) -> Job:
         job = self.service.get_job(key, job_id)
-        if job.kind not in PAGE_KINDS:
+        if job.kind not in self.kinds:
             raise JobNotFound(f"there is no job {job_id!r} for this key")
         return job
 
     def list(self, key: ApiKey) -> list[Job]:
-        return [job for job in self.service.list_jobs(key) if job.kind in PAGE_KINDS]
+        return [job for job in self.service.list_jobs(key) if job.kind in self.kinds]
 
     def cancel(self, key: ApiKey, job_id: str) -> Job:
         """Stop a Pending or Processing job: it ends Aborted, its rows and files deleted."""
@@ -103,7 +104,8 @@ class WebJobs:
         return self.job(key, job.id)
 
     def delete(self, key: ApiKey, job_id: str) -> None:
-        """Forget a job (cancelling it first when it runs) and delete its files."""
+        """Forget a job and delete its files; a runner working on it stops at its next write
+        (see :meth:`JobStore.delete_job`)."""
         job = self.job(key, job_id)
         self.store.delete_job(job.id)
         self.service.paths.remove_job_files(job.id)
