@@ -71,9 +71,7 @@ def li_index(tmp_path_factory: pytest.TempPathFactory, acceptance_index: Path) -
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory, li_index: Path) -> Iterator[Server]:
     # Small chunks: a few hundred rows take several progress steps, as a big file would.
-    running = start_server(
-        tmp_path_factory, li_index, ("ada", "bob"), GEOBATCH_CHUNK_SIZE="25"
-    )
+    running = start_server(tmp_path_factory, li_index, ("ada", "bob"), GEOBATCH_CHUNK_SIZE="25")
     yield running
     running.stop()
 
@@ -174,7 +172,9 @@ def page_of(browser: Any) -> Iterator[Any]:
 def api(server: Server, secret: str, path: str, **kwargs: Any) -> httpx.Response:
     method = kwargs.pop("method", "GET")
     headers = {"X-Api-Key": secret}
-    return httpx.request(method, f"{server.base}/api/web{path}", headers=headers, timeout=30, **kwargs)
+    return httpx.request(
+        method, f"{server.base}/api/web{path}", headers=headers, timeout=30, **kwargs
+    )
 
 
 def upload(page: Page, path: Path) -> None:
@@ -251,7 +251,9 @@ def test_upload_follow_map_table_and_download(
     job = next(j for j in jobs if j["description"] == "Liechtenstein sample")
     assert job["total"] == 202 and job["failed"] >= 2
 
-    page.page.locator(".job", has_text="Liechtenstein sample").get_by_role("button", name="Open").click()
+    page.page.locator(".job", has_text="Liechtenstein sample").get_by_role(
+        "button", name="Open"
+    ).click()
     count = page.page.locator("#map-count[data-drawn]")
     count.wait_for()
     page.page.wait_for_timeout(500)
@@ -259,12 +261,20 @@ def test_upload_follow_map_table_and_download(
     assert int(count.get_attribute("data-total") or 0) == job["succeeded"]
     assert drawn == job["succeeded"]  # fitted to the results: every point is in view
     in_clusters = sum(
-        int(n) for n in page.page.eval_on_selector_all(
+        int(n)
+        for n in page.page.eval_on_selector_all(
             ".gb-cluster", "nodes => nodes.map(n => n.dataset.count)"
         )
     )
     singles = page.page.locator("path.gb-point").count()
     assert in_clusters + singles == job["succeeded"]
+
+    if os.environ.get("GEOBATCH_UPDATE_SCREENSHOT") == "1":
+        # The whole job in view, with one point's popup open: the README's picture.
+        page.page.locator("path.gb-point").first.click(force=True)
+        page.page.locator(".leaflet-popup-content .popup").wait_for()
+        page.page.wait_for_timeout(500)
+        page.page.screenshot(path=str(SCREENSHOT))
 
     # The table: a row clicked shows its popup at the highlighted point.
     row = page.page.locator("#rows tbody tr").nth(3)
@@ -280,32 +290,25 @@ def test_upload_follow_map_table_and_download(
     other = page.page.locator("#rows tbody tr").nth(5)
     other.focus()
     page.page.keyboard.press("Enter")
-    until(page, 
-        "document.querySelector('.leaflet-popup-content .popup h3').textContent === 'Row 6'"
+    until(
+        page, "document.querySelector('.leaflet-popup-content .popup h3').textContent === 'Row 6'"
     )
 
     # Filters: the rows without a result, with their reasons.
     page.page.click("#show-failed")
-    until(page, 
-        f"document.querySelectorAll('#rows tbody tr').length === {job['failed']}"
-    )
+    until(page, f"document.querySelectorAll('#rows tbody tr').length === {job['failed']}")
     reasons = page.page.locator("#rows tbody tr td:nth-child(3)").all_inner_texts()
     assert "empty request: no address fields in this row" in reasons
     page.page.select_option("#status-filter", "all")
     page.page.check("input[name=confidence][value=High]")
-    until(page, 
+    until(
+        page,
         "[...document.querySelectorAll('#rows tbody tr td:nth-child(5)')]"
-        ".every(td => td.textContent === 'High')"
+        ".every(td => td.textContent === 'High')",
     )
     page.page.select_option("#colour-by", "match")
     assert "Up hierarchy" in page.page.locator("#legend").inner_text()
     page.page.select_option("#colour-by", "confidence")
-
-    if os.environ.get("GEOBATCH_UPDATE_SCREENSHOT") == "1":
-        page.page.uncheck("input[name=confidence][value=High]")
-        page.page.locator("#rows tbody tr").nth(3).click()
-        page.page.wait_for_timeout(800)
-        page.page.screenshot(path=str(SCREENSHOT))
 
     # Downloads: the whole output is the CLI's, byte for byte.
     with page.page.expect_download() as info:
@@ -322,7 +325,9 @@ def test_upload_follow_map_table_and_download(
     geojson = tmp_path / "web.geojson"
     info.value.save_as(geojson)
     assert geojson.read_text(encoding="utf-8").count('"type": "Feature"') == 202
-    names = page.page.eval_on_selector_all("#downloads button", "b => b.map(x => x.dataset.download)")
+    names = page.page.eval_on_selector_all(
+        "#downloads button", "b => b.map(x => x.dataset.download)"
+    )
     assert names == ["output", "succeeded", "failed", "geojson"]
     assert page.errors == []
 
@@ -341,22 +346,20 @@ def test_single_query_and_map_click_reverse(web_server: Server, page_of: Any) ->
     box = page.page.locator("#map").bounding_box()
     assert box is not None
     page.page.mouse.click(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2 + 40)
-    until(page, 
-        "document.querySelector('.leaflet-popup-content h3')?.textContent === 'Address here'"
+    until(
+        page, "document.querySelector('.leaflet-popup-content h3')?.textContent === 'Address here'"
     )
     popup = page.page.locator(".leaflet-popup-content").inner_text()
     assert "Vaduz" in popup and "Liechtenstein" in popup
     assert page.errors == []
 
 
-def test_a_hostile_file_is_shown_as_text(
-    web_server: Server, page_of: Any, tmp_path: Path
-) -> None:
+def test_a_hostile_file_is_shown_as_text(web_server: Server, page_of: Any, tmp_path: Path) -> None:
     script = "<script>window.__pwned = 1</script>Städtle 1, Vaduz"
     image = '<img src=x onerror="window.__pwned = 2">Landstrasse 12, Triesen'
     attribute = '"onmouseover="window.__pwned=3" x="'
     # The file's name is text from the user too (no "/": it must be a file name).
-    NAME = "<img src=x onerror=window.__pwned=4>.csv"  # noqa: N806
+    NAME = "<img src=x onerror=window.__pwned=4>.csv"
     path = write_csv(
         tmp_path / NAME,
         [["id", "address"], ["1", script], ["2", image], ["3", attribute]],
@@ -385,9 +388,7 @@ def test_a_hostile_file_is_shown_as_text(
     assert page.errors == []
 
 
-def test_cancel_and_delete_from_the_page(
-    web_server: Server, page_of: Any, tmp_path: Path
-) -> None:
+def test_cancel_and_delete_from_the_page(web_server: Server, page_of: Any, tmp_path: Path) -> None:
     # Reverse rows with the index's slowest path are still quick: make the job long instead.
     rows = [["lat", "lon"]] + [[f"{47.05 + (n % 200) * 0.001:.4f}", "9.52"] for n in range(60_000)]
     path = write_csv(tmp_path / "many-points.csv", rows)

@@ -11,7 +11,7 @@ import pytest
 
 from geobatch.errors import InputError
 from geobatch.formats import plaincsv
-from geobatch.formats.batch import BatchRow
+from geobatch.formats.batch import BatchHeader, BatchRow
 from geobatch.formats.csvbatch import PlainCsvCodec, write_csv
 from geobatch.formats.inspect import inspect_sample
 from geobatch.formats.serialize import row_from_dict, row_to_dict
@@ -43,7 +43,7 @@ def _result(lat: float, lon: float, text: str) -> GeocodeResult:
     )
 
 
-def _decode(data: bytes, fmt: str = "forward") -> tuple[object, list[BatchRow]]:
+def _decode(data: bytes, fmt: str = "forward") -> tuple[BatchHeader, list[BatchRow]]:
     batch = PlainCsvCodec().decode(io.BytesIO(data), fmt)
     # Rows go through the store as JSON: decode what the runner would read back.
     rows = [row_from_dict(json.loads(json.dumps(row_to_dict(r)))) for r in batch.rows()]
@@ -51,7 +51,7 @@ def _decode(data: bytes, fmt: str = "forward") -> tuple[object, list[BatchRow]]:
 
 
 def test_forward_rows_keep_their_values_and_empty_rows_fail() -> None:
-    header, rows = _decode(b"id;Street;City\n1;Landstrasse 12;Triesen\n2;;\n")
+    _, rows = _decode(b"id;Street;City\n1;Landstrasse 12;Triesen\n2;;\n")
     assert [r.id for r in rows] == ["1", "2"]
     first = rows[0].request
     assert isinstance(first, GeocodeRequest)
@@ -74,12 +74,14 @@ def test_output_is_the_cli_layout_with_the_input_delimiter_and_bom() -> None:
         Answer(ResultStatus.OK, (), "no match found"),
     ]
     out = io.BytesIO()
-    assert write_csv(out, header, zip(rows, answers, strict=True)) == 2  # type: ignore[arg-type]
+    assert write_csv(out, header, zip(rows, answers, strict=True)) == 2
     text = out.getvalue().decode("utf-8")
     assert text.startswith("\ufeffid;address;lat;lon;formatted_address;")
     lines = text.lstrip("\ufeff").splitlines()
     layout = plaincsv.OutputLayout.for_header(["id", "address"])
-    assert lines[1] == ";".join(layout.row(["1", "Städtle 1"], plaincsv.answer_to_columns(answers[0])))
+    assert lines[1] == ";".join(
+        layout.row(["1", "Städtle 1"], plaincsv.answer_to_columns(answers[0]))
+    )
     assert lines[2].endswith(";NoResult;no match found")
 
 

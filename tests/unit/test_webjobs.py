@@ -149,7 +149,7 @@ def test_pages_points_and_downloads_of_a_completed_job(harness: Harness) -> None
     # The echo geocoder gives no results, so no row has a point to draw.
     assert web.points(harness.key, job_id, -1, 100) == []
     assert [d.name for d in downloads(job)] == ["succeeded", "failed", "geojson"]
-    found, stream = web.open_download(harness.key, job_id, "geojson")
+    _, stream = web.open_download(harness.key, job_id, "geojson")
     with stream:
         assert stream.read().count(b'"Feature"') == 5
     with pytest.raises(JobNotFound, match="no 'output' file"):
@@ -160,8 +160,8 @@ def test_another_keys_jobs_are_not_found_nor_listed(harness: Harness) -> None:
     web = _web(harness)
     job_id = harness.submit("a\n")
     other = create_key(harness.store, "other").key
-    assert [job.id for job in web.list(harness.key)] == [job_id]
-    assert web.list(other) == []
+    assert [job.id for job in web.jobs(harness.key)] == [job_id]
+    assert web.jobs(other) == []
     for call in (web.job, web.cancel, web.delete, web.completed):
         with pytest.raises(JobNotFound):
             call(other, job_id)

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from geobatch.api.bing import OpenFileResponse
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats import geojson
-from geobatch.formats.batch import BatchRow
+from geobatch.formats.batch import BatchRow, Outcome
 from geobatch.formats.bing import INPUT_FORMATS
 from geobatch.formats.csvbatch import DIRECTIONS, MAPPING
 from geobatch.formats.inspect import inspect_sample
@@ -117,8 +117,7 @@ def _secret(request: Request) -> str:
     secret = request.headers.get(KEY_HEADER, "").strip()
     if not secret:
         raise NotAuthenticated(
-            f"an API key is required: enter it on the page (it is sent in the {KEY_HEADER} "
-            "header)",
+            f"an API key is required: enter it on the page (it is sent in the {KEY_HEADER} header)",
             "NoCredentials",
         )
     return secret
@@ -162,7 +161,9 @@ def _filters(request: Request) -> ResultFilter:
     unknown = [name for name in names if name not in known]
     if unknown:
         raise BadJobRequest(f"confidence must be among High, Medium, Low, not {unknown[0]!r}")
-    outcome = None if status == "all" else ("succeeded" if status == "succeeded" else "failed")
+    outcome: Outcome | None = None
+    if status != "all":
+        outcome = "succeeded" if status == "succeeded" else "failed"
     return ResultFilter(outcome=outcome, confidence=names)
 
 
@@ -258,7 +259,7 @@ def list_jobs(request: Request) -> Response:
     key = _key(request)
     web = _web(request)
     return json_response(
-        {"jobs": [job_json(job) for job in web.list(key)], "now": web.service.clock()}
+        {"jobs": [job_json(job) for job in web.jobs(key)], "now": web.service.clock()}
     )
 
 
@@ -319,7 +320,7 @@ def points(request: Request, job_id: str) -> Response:
 @router.get("/jobs/{job_id}/results", summary="A page of a completed job's rows as GeoJSON")
 def results(request: Request, job_id: str) -> Response:
     offset, limit = _int(request, "offset", 0), _int(request, "limit", 100)
-    job, total, rows = _web(request).page(_key(request), job_id, offset, limit, _filters(request))
+    _, total, rows = _web(request).page(_key(request), job_id, offset, limit, _filters(request))
     return json_response(geojson.collection(rows, total=total, offset=max(offset, 0)))
 
 

@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from geobatch.errors import InputError
 from geobatch.formats import plaincsv
@@ -85,7 +85,7 @@ class PlainCsvCodec:
 
     def decode(self, stream: BinaryIO, fmt: str) -> DecodedBatch:
         direction = fmt.strip().lower()
-        buffered = io.BufferedReader(stream, SAMPLE_BYTES)  # type: ignore[arg-type]
+        buffered = io.BufferedReader(cast(io.RawIOBase, stream), SAMPLE_BYTES)
         sample = buffered.peek(SAMPLE_BYTES)[:SAMPLE_BYTES]
         if not sample.removeprefix(codecs.BOM_UTF8).strip():
             raise InputError("the file is empty: it holds no rows to geocode")

@@ -155,13 +155,7 @@ def _bing(head: bytes, fmt: str, complete: bool) -> Inspection:
         if complete or not rows:
             raise  # a truncated sample may end mid-entity; a whole file may not
     kinds = {type(row.request) for row in rows if row.request is not None}
-    direction = (
-        "mixed"
-        if len(kinds) > 1
-        else "reverse"
-        if kinds == {ReverseRequest}
-        else "forward"
-    )
+    direction = "mixed" if len(kinds) > 1 else "reverse" if kinds == {ReverseRequest} else "forward"
     values = [_preview_values(row) for row in rows]
     shown = [i for i in range(len(_PREVIEW_FIELDS)) if any(v[i] for v in values)]
     columns_detail = batch.header.details.get("header_line", "")
@@ -192,4 +186,3 @@ def _preview_values(row: BatchRow) -> list[str]:
         found["lat"] = f"{request.lat:g}"
         found["lon"] = f"{request.lon:g}"
     return [found.get(key, "") for _, key in _PREVIEW_FIELDS]
-

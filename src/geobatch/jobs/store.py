@@ -20,8 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from geobatch.formats.batch import BatchHeader, BatchRow, Outcome
 from geobatch.errors import InputError
+from geobatch.formats.batch import BatchHeader, BatchRow, Outcome
 from geobatch.formats.serialize import (
     BEST_CONFIDENCE,
     BEST_MATCH_CODES,
@@ -581,8 +581,7 @@ class JobStore:
     def count_results(self, job_id: str, filters: ResultFilter | None = None) -> int:
         where, params = _filter_sql(filters)
         rows = self._read(
-            "SELECT count(*) AS n FROM job_rows WHERE job_id = ? AND answer IS NOT NULL"
-            f"{where}",
+            f"SELECT count(*) AS n FROM job_rows WHERE job_id = ? AND answer IS NOT NULL{where}",
             (job_id, *params),
         )
         return int(rows[0]["n"])
@@ -620,8 +619,7 @@ class JobStore:
     def all_result_rows(self, job_id: str) -> Iterator[tuple[BatchRow, Answer]]:
         """Every answered row of a job in input order, read lazily (a whole-file download)."""
         cursor = self._connection().execute(
-            "SELECT row, answer FROM job_rows WHERE job_id = ? AND answer IS NOT NULL"
-            " ORDER BY seq",
+            "SELECT row, answer FROM job_rows WHERE job_id = ? AND answer IS NOT NULL ORDER BY seq",
             (job_id,),
         )
         try:
@@ -697,7 +695,7 @@ def _check_still_active(con: sqlite3.Connection, job_id: str) -> None:
 def _filter_sql(filters: ResultFilter | None) -> tuple[str, tuple[Any, ...]]:
     if filters is None:
         return "", ()
-    where, params = "", []
+    where, params = "", list[Any]()
     if filters.outcome is not None:
         where += " AND outcome = ?"
         params.append(filters.outcome)

@@ -65,9 +65,7 @@ def downloads(job: Job) -> list[Download]:
         )
     if job.failed:
         files.append(
-            Download(
-                "failed", f"{described}, rows without one", media, f"{job.id}-failed.{suffix}"
-            )
+            Download("failed", f"{described}, rows without one", media, f"{job.id}-failed.{suffix}")
         )
     files.append(
         Download("geojson", "GeoJSON, every row", "application/geo+json", f"{job.id}.geojson")
@@ -89,7 +87,7 @@ class WebJobs:
             raise JobNotFound(f"there is no job {job_id!r} for this key")
         return job
 
-    def list(self, key: ApiKey) -> list[Job]:
+    def jobs(self, key: ApiKey) -> list[Job]:
         return [job for job in self.service.list_jobs(key) if job.kind in self.kinds]
 
     def cancel(self, key: ApiKey, job_id: str) -> Job:

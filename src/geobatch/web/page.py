@@ -95,9 +95,7 @@ def make_router() -> APIRouter:
         path = assets.get(name)
         settings: Settings = request.app.state.settings
         if path is None:
-            return Response(
-                "not found", 404, media_type="text/plain", headers=_headers(settings)
-            )
+            return Response("not found", 404, media_type="text/plain", headers=_headers(settings))
         media = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "text/plain"
         return Response(path.read_bytes(), media_type=media, headers=_headers(settings))
 

@@ -651,12 +651,21 @@
     return el("div", { class: "popup", "data-seq": p.seq === undefined ? null : p.seq }, el("h3", { text: title }), list);
   }
 
+  let popup = null;
+
+  function showPopup(latlng, content) {
+    // One popup for the whole page: a new one replaces the last, never stacks beside it.
+    if (!popup) popup = L.popup({ maxWidth: 320, autoPanPadding: [20, 20] });
+    popup.setLatLng(latlng).setContent(content);
+    if (!map.hasLayer(popup)) popup.openOn(map);
+  }
+
   function openPopup(feature, latlng) {
     markLayer.clearLayers();
     const ring = L.circleMarker(latlng, { radius: 12, className: "gb-highlight", interactive: false });
     markLayer.addLayer(ring);
     const p = feature.properties;
-    L.popup({ maxWidth: 320, autoPanPadding: [20, 20] }).setLatLng(latlng).setContent(popupContent(p, `Row ${p.seq + 1}`)).openOn(map);
+    showPopup(latlng, popupContent(p, `Row ${p.seq + 1}`));
   }
 
   // --- single queries ------------------------------------------------------------------------
@@ -666,7 +675,7 @@
     markLayer.clearLayers();
     if (!result.features.length) {
       box.append(el("p", { text: `${result.query}: ${result.status} — ${result.reason}` }));
-      if (latlngAsked) L.popup().setLatLng(latlngAsked).setContent(el("div", { class: "popup", text: `No address found here (${result.reason})` })).openOn(map);
+      if (latlngAsked) showPopup(latlngAsked, el("div", { class: "popup", text: `No address found here (${result.reason})` }));
       return;
     }
     const best = result.features[0];
@@ -680,10 +689,8 @@
     }
     const marker = L.circleMarker([lat, lon], { radius: 8, className: "gb-single" });
     markLayer.addLayer(marker);
-    const content = popupContent(p, latlngAsked ? "Address here" : "Found");
-    marker.bindPopup(content);
     if (!latlngAsked) map.setView([lat, lon], Math.max(map.getZoom(), p.entity_type === "Address" ? 17 : p.entity_type === "CountryRegion" ? 5 : 13));
-    L.popup({ maxWidth: 320 }).setLatLng([lat, lon]).setContent(popupContent(p, latlngAsked ? "Address here" : "Found")).openOn(map);
+    showPopup([lat, lon], popupContent(p, latlngAsked ? "Address here" : "Found"));
   }
 
   async function geocodeOne(query) {
