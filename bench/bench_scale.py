@@ -151,7 +151,9 @@ if sys.argv[4] == "wait":
 """
 
 
-def child(index: Path, queries: Path, n: int, wait: str = "-", flag: str = "") -> subprocess.Popen[str]:
+def child(
+    index: Path, queries: Path, n: int, wait: str = "-", flag: str = ""
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [PYTHON, "-c", CHILD, str(index), str(queries), str(n), wait, flag],
         stdout=subprocess.PIPE,
@@ -244,7 +246,8 @@ def main() -> None:
             got = import_index(index, work / "builtin", data, args.memory)
             print(f"  {got['seconds']:.0f} s ({n / got['seconds']:,.0f} addresses/s), "
                   f"peak memory {got['peak_mb']:,.0f} MB")  # fmt: skip
-        asked = sum(1 for _ in csv.reader(open(queries, encoding="utf-8"))) - 1
+        with open(queries, encoding="utf-8") as f:
+            asked = sum(1 for _ in csv.reader(f)) - 1
         rows[label] = measure(f"{label} ({n:,})", index, queries, min(args.queries, asked))
     base, target = rows["baseline"], rows["target"]
     print(f"\nquery cost as the index grows: {target['rate'] / base['rate']:.2f} x the speed on "

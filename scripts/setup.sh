@@ -14,6 +14,21 @@ fi
 # keeps pure Python). Without a C compiler it says so and geobatch runs as Python.
 .venv/bin/python scripts/compile.py --if-stale
 
+# The web page's browser tests drive Debian's chromium through Playwright (Playwright's own
+# browser download needs a host we cannot reach). Installed when missing, as root with apt-get
+# (CI runs as root on a fresh Debian); quick when present. GEOBATCH_NO_BROWSER=1 skips it.
+if [ "${GEOBATCH_NO_BROWSER:-}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing chromium for the web page's tests (apt-get) …"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            chromium fonts-dejavu-core >/dev/null
+    else
+        echo "note: /usr/bin/chromium is missing; the web page's browser tests will skip" \
+            "(as root: apt-get install chromium)" >&2
+    fi
+fi
+
 if [ "${1:-}" = "--no-demo" ]; then
     exit 0
 fi

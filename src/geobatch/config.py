@@ -68,6 +68,10 @@ class Settings:
     # Bing csv/tab/pipe downloads put a ' before values a spreadsheet would run as formulas
     # (formats/excelsafe.py); off for machine consumers that want every value exactly.
     excel_safe: bool = True
+    # The web page's basemap is drawn offline from the index; online users may add a tile layer:
+    # an XYZ raster URL template (https://tiles.example/{z}/{x}/{y}.png) and its attribution.
+    web_tile_url: str | None = None
+    web_tile_attribution: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +101,8 @@ class Settings:
             farm_expiry_hours=_float(env, "GEOBATCH_FARM_EXPIRY_HOURS", 72.0),
             farm_include_accuracy=_flag(env, "GEOBATCH_FARM_ACCURACY"),
             excel_safe=_switch(env, "GEOBATCH_EXCEL_SAFE", default=True),
+            web_tile_url=env.get("GEOBATCH_WEB_TILE_URL", "").strip() or None,
+            web_tile_attribution=env.get("GEOBATCH_WEB_TILE_ATTRIBUTION", "").strip(),
         )
 
     def with_changes(self, **changes: Any) -> Settings:

@@ -19,19 +19,22 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from geobatch.api import bing, farm
+from geobatch.api import bing, farm, web
 from geobatch.api.params import output_format_or_json
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats.batch import BatchCodec
 from geobatch.formats.bing import BingCodec, render_error
+from geobatch.formats.csvbatch import PlainCsvCodec
 from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated
 from geobatch.jobs.farm import FarmService
+from geobatch.jobs.kinds import CSV
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.process import RunnerProcess
 from geobatch.jobs.runner import ExecutorFactory
 from geobatch.jobs.service import JobService, clean_up_after_crash
 from geobatch.jobs.store import JobStore
+from geobatch.web.page import make_router as web_page_router
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +160,10 @@ def create_app(
 ) -> FastAPI:
     """The server application; the job runner works in a child process while the application is
     up (``executor_factory``, if given, must be picklable: it is sent to that process)."""
-    codecs = codecs or {bing.KIND: BingCodec(excel_safe=settings.excel_safe)}
+    codecs = codecs or {
+        bing.KIND: BingCodec(excel_safe=settings.excel_safe),
+        CSV: PlainCsvCodec(excel_safe=settings.excel_safe),
+    }
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -186,6 +192,8 @@ def create_app(
     )
     app.include_router(bing.router)
     app.include_router(farm.router)
+    app.include_router(web.router)
+    app.include_router(web_page_router())
     _install_error_handlers(app)
     app.add_middleware(LowercasePaths)
     return app

@@ -169,6 +169,13 @@ def result_from_dict(data: Mapping[str, Any]) -> GeocodeResult:
     )
 
 
+# SQLite JSON paths into a stored answer (answer_to_dict) for the store's queries that filter
+# or map results without building them: the best result's point, confidence, match codes.
+BEST_POINT = "$.results[0].pt"
+BEST_CONFIDENCE = "$.results[0].conf"
+BEST_MATCH_CODES = "$.results[0].codes"
+
+
 def answer_to_dict(answer: Answer) -> JsonDict:
     data: JsonDict = {"status": str(answer.status)}
     if answer.results:

@@ -2,7 +2,9 @@
 
 A Bing job arrives as a file: the runner decodes it with the kind's codec and counts each row
 against the key's daily usage as it is geocoded. A Geocode.Farm batch arrives as already decoded
-rows, is paid for when submitted (credits = number of addresses) and has no file to render.
+rows, is paid for when submitted (credits = number of addresses) and has no file to render. A CSV
+job (the web page's upload of a plain CSV) is a file like a Bing job, decoded by the plain CSV
+codec, and renders the CLI's output.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from geobatch.model import Answer
 
 BING = "bing"
 FARM = "farm"
+CSV = "csv"
 
 # Kinds charged in full at submission: processing their rows must not count usage again.
 PREPAID_KINDS = frozenset({FARM})

@@ -20,8 +20,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from geobatch.errors import InputError
 from geobatch.formats.batch import BatchHeader, BatchRow, Outcome
 from geobatch.formats.serialize import (
+    BEST_CONFIDENCE,
+    BEST_MATCH_CODES,
+    BEST_POINT,
     answer_from_dict,
     answer_to_dict,
     header_from_dict,
@@ -157,6 +161,24 @@ class StoredJob:
     rows: Sequence[BatchRow]
     created: float
     expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFilter:
+    """Which answered rows a page of results holds: one outcome, some confidences of the best
+    result (empty: any)."""
+
+    outcome: Outcome | None = None
+    confidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPoint:
+    seq: int
+    lat: float
+    lon: float
+    confidence: str
+    match_codes: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,9 +435,10 @@ class JobStore:
 
     def start_decode(self, job_id: str, header: BatchHeader) -> None:
         with self.transaction() as con:
+            # Not an Aborted job: one cancelled while its runner was starting stays cancelled.
             con.execute(
-                "UPDATE jobs SET status = ?, header = ? WHERE id = ?",
-                (JobStatus.PROCESSING, _dumps(header_to_dict(header)), job_id),
+                "UPDATE jobs SET status = ?, header = ? WHERE id = ? AND status IN (?, ?)",
+                (JobStatus.PROCESSING, _dumps(header_to_dict(header)), job_id, *ACTIVE),
             )
 
     def add_rows(self, job_id: str, rows: Sequence[BatchRow]) -> None:
@@ -423,6 +446,7 @@ class JobStore:
         if not rows:
             return
         with self.transaction() as con:
+            _check_still_active(con, job_id)
             con.executemany(
                 "INSERT OR IGNORE INTO job_rows (job_id, seq, row) VALUES (?, ?, ?)",
                 ((job_id, row.seq, _dumps(row_to_dict(row))) for row in rows),
@@ -437,7 +461,10 @@ class JobStore:
             total = con.execute(
                 "SELECT count(*) FROM job_rows WHERE job_id = ?", (job_id,)
             ).fetchone()[0]
-            con.execute("UPDATE jobs SET decoded = 1, total = ? WHERE id = ?", (total, job_id))
+            con.execute(
+                "UPDATE jobs SET decoded = 1, total = ? WHERE id = ? AND status != ?",
+                (total, job_id, JobStatus.ABORTED),
+            )
         return int(total)
 
     # --- geocoding ---------------------------------------------------------------------------
@@ -487,20 +514,24 @@ class JobStore:
     def complete(self, job_id: str, now: float, expires: float) -> None:
         """Mark a job Completed; ``expires`` applies unless the job was created with its own."""
         with self.transaction() as con:
+            # An Aborted job (cancelled while its last chunk was in hand) stays Aborted.
             con.execute(
                 "UPDATE jobs SET status = ?, completed = ?, expires = coalesce(expires, ?)"
-                " WHERE id = ?",
-                (JobStatus.COMPLETED, now, expires, job_id),
+                " WHERE id = ? AND status != ?",
+                (JobStatus.COMPLETED, now, expires, job_id, JobStatus.ABORTED),
             )
 
     def abort(self, job_id: str, message: str, now: float, expires: float) -> None:
         """Stop a job with a reason; its rows go, so no partial result is ever served."""
         with self.transaction() as con:
             con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
+            # The first reason stays: a runner that finds a cancelled job empty does not
+            # replace "cancelled" with "the upload holds no entities".
             con.execute(
                 "UPDATE jobs SET status = ?, error_message = ?, completed = ?,"
-                " expires = coalesce(expires, ?), processed = 0, failed = 0 WHERE id = ?",
-                (JobStatus.ABORTED, message, now, expires, job_id),
+                " expires = coalesce(expires, ?), processed = 0, failed = 0"
+                " WHERE id = ? AND status != ?",
+                (JobStatus.ABORTED, message, now, expires, job_id, JobStatus.ABORTED),
             )
 
     # --- results -----------------------------------------------------------------------------
@@ -531,6 +562,75 @@ class JobStore:
             for r in rows
         ]
 
+    def result_page(
+        self, job_id: str, offset: int, limit: int, filters: ResultFilter | None = None
+    ) -> list[tuple[BatchRow, Answer]]:
+        """Answered rows of a job in input order, ``limit`` from ``offset`` among those that
+        pass ``filters`` (the web page's table)."""
+        where, params = _filter_sql(filters)
+        rows = self._read(
+            "SELECT row, answer FROM job_rows WHERE job_id = ? AND answer IS NOT NULL"
+            f"{where} ORDER BY seq LIMIT ? OFFSET ?",
+            (job_id, *params, limit, offset),
+        )
+        return [
+            (row_from_dict(json.loads(r["row"])), answer_from_dict(json.loads(r["answer"])))
+            for r in rows
+        ]
+
+    def count_results(self, job_id: str, filters: ResultFilter | None = None) -> int:
+        where, params = _filter_sql(filters)
+        rows = self._read(
+            f"SELECT count(*) AS n FROM job_rows WHERE job_id = ? AND answer IS NOT NULL{where}",
+            (job_id, *params),
+        )
+        return int(rows[0]["n"])
+
+    def result_points(self, job_id: str, after_seq: int, limit: int) -> list[ResultPoint]:
+        """The best point of each answered row with a result, in input order after
+        ``after_seq``: what a map draws, read without building the rows (100,000 at a time)."""
+        rows = self._read(
+            f"SELECT seq, json_extract(answer, '{BEST_POINT}') AS pt,"
+            f" json_extract(answer, '{BEST_CONFIDENCE}') AS conf,"
+            f" json_extract(answer, '{BEST_MATCH_CODES}') AS codes"
+            " FROM job_rows WHERE job_id = ? AND seq > ? AND answer IS NOT NULL"
+            f" AND json_extract(answer, '{BEST_POINT}') IS NOT NULL ORDER BY seq LIMIT ?",
+            (job_id, after_seq, limit),
+        )
+        points = []
+        for r in rows:
+            lat, lon = json.loads(r["pt"])
+            points.append(ResultPoint(r["seq"], lat, lon, r["conf"], tuple(json.loads(r["codes"]))))
+        return points
+
+    def result_row(self, job_id: str, seq: int) -> tuple[BatchRow, Answer | None] | None:
+        """One row of a job with its answer (None until geocoded); None when there is no row."""
+        rows = self._read(
+            "SELECT row, answer FROM job_rows WHERE job_id = ? AND seq = ?", (job_id, seq)
+        )
+        if not rows:
+            return None
+        answer = rows[0]["answer"]
+        return (
+            row_from_dict(json.loads(rows[0]["row"])),
+            None if answer is None else answer_from_dict(json.loads(answer)),
+        )
+
+    def all_result_rows(self, job_id: str) -> Iterator[tuple[BatchRow, Answer]]:
+        """Every answered row of a job in input order, read lazily (a whole-file download)."""
+        cursor = self._connection().execute(
+            "SELECT row, answer FROM job_rows WHERE job_id = ? AND answer IS NOT NULL ORDER BY seq",
+            (job_id,),
+        )
+        try:
+            for row in cursor:
+                yield (
+                    row_from_dict(json.loads(row["row"])),
+                    answer_from_dict(json.loads(row["answer"])),
+                )
+        finally:
+            cursor.close()
+
     def row_count(self, job_id: str) -> int:
         rows = self._read("SELECT count(*) AS n FROM job_rows WHERE job_id = ?", (job_id,))
         return int(rows[0]["n"])
@@ -550,6 +650,29 @@ class JobStore:
             con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
             con.execute("UPDATE jobs SET purged = 1 WHERE id = ?", (job_id,))
 
+    def cancel_job(self, job_id: str, message: str, now: float, expires: float) -> bool:
+        """Abort a Pending or Processing job at its owner's request; False when it had already
+        ended. Its rows go (no partial result is served), and every later write of a runner
+        still working on it is refused (see :func:`_check_still_active`) or changes nothing."""
+        with self.transaction() as con:
+            cursor = con.execute(
+                "UPDATE jobs SET status = ?, error_message = ?, completed = ?,"
+                " expires = coalesce(expires, ?), processed = 0, failed = 0"
+                " WHERE id = ? AND status IN (?, ?)",
+                (JobStatus.ABORTED, message, now, expires, job_id, *ACTIVE),
+            )
+            if cursor.rowcount == 1:
+                con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
+        return cursor.rowcount == 1
+
+    def delete_job(self, job_id: str) -> bool:
+        """Forget a job and its rows at its owner's request; False when there was no such job.
+        A runner still working on it stores nothing more (see :func:`_check_still_active`)."""
+        with self.transaction() as con:
+            con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
+            cursor = con.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        return cursor.rowcount == 1
+
     def forget_jobs(self, created_before: float) -> int:
         """Delete purged jobs created before a time (they have left the job list too)."""
         with self.transaction() as con:
@@ -557,6 +680,30 @@ class JobStore:
                 "DELETE FROM jobs WHERE purged = 1 AND created < ?", (created_before,)
             )
         return cursor.rowcount
+
+
+class JobCancelled(InputError):
+    """The job was cancelled or deleted while a runner was storing its rows: stop reading it."""
+
+
+def _check_still_active(con: sqlite3.Connection, job_id: str) -> None:
+    row = con.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None or row[0] not in ACTIVE:
+        raise JobCancelled(f"job {job_id} was cancelled")
+
+
+def _filter_sql(filters: ResultFilter | None) -> tuple[str, tuple[Any, ...]]:
+    if filters is None:
+        return "", ()
+    where, params = "", list[Any]()
+    if filters.outcome is not None:
+        where += " AND outcome = ?"
+        params.append(filters.outcome)
+    if filters.confidence:
+        marks = ", ".join("?" * len(filters.confidence))
+        where += f" AND json_extract(answer, '{BEST_CONFIDENCE}') IN ({marks})"
+        params.extend(filters.confidence)
+    return where, tuple(params)
 
 
 def _check_job_limits(
