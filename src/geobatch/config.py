@@ -16,6 +16,7 @@ import platformdirs
 INDEX_ENV = "GEOBATCH_INDEX"
 WORKERS_ENV = "GEOBATCH_WORKERS"
 DATA_DIR_ENV = "GEOBATCH_DATA_DIR"
+CLUSTER_ENV = "GEOBATCH_CLUSTER"
 
 MB = 1024 * 1024
 
@@ -64,6 +65,14 @@ class Settings:
     # then deleted by the sweep; independent of the Bing retention above.
     farm_expiry_hours: float = 72.0
     farm_include_accuracy: bool = False  # our extension: "accuracy" in batch results
+    # Where batch tasks run: None for local worker processes, else a Dask scheduler's address
+    # ("tcp://host:8786") whose workers all read the index at ``index_dir``.
+    cluster: str | None = None
+    # The job service: a job's upload must be decoded (and its result files written) within
+    # this, else the job is aborted (one hostile upload must not hold a worker for hours).
+    decode_seconds: float = 600.0
+    # Jobs decoded at the same time (each in a process of its own, beside the workers).
+    decoders: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +102,9 @@ class Settings:
             public_url=env.get("GEOBATCH_PUBLIC_URL") or None,
             farm_expiry_hours=_float(env, "GEOBATCH_FARM_EXPIRY_HOURS", 72.0),
             farm_include_accuracy=_flag(env, "GEOBATCH_FARM_ACCURACY"),
+            cluster=env.get(CLUSTER_ENV, "").strip() or None,
+            decode_seconds=_float(env, "GEOBATCH_DECODE_SECONDS", 600.0),
+            decoders=max(1, _int(env, "GEOBATCH_DECODERS", 2)),
         )
 
     def with_changes(self, **changes: Any) -> Settings:

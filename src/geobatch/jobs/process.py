@@ -10,7 +10,7 @@ copy a held lock into the child). The server wakes it when a job is created and 
 shutdown through two ``multiprocessing`` events. Exactly one runner works on a data directory:
 
 - the child dies with the server: on Linux the kernel kills it when the server dies, even by
-  SIGKILL (:mod:`geobatch.jobs.lifeline`), and its pool's workers die with it in turn (the
+  SIGKILL (:mod:`geobatch.batch.lifeline`), and its pool's workers die with it in turn (the
   child runs no other thread, so the pool is forked from it); elsewhere it stops once it sees
   it was orphaned;
 - it holds an exclusive lock on ``runner.lock`` while it works, and a second runner (a restarted
@@ -42,7 +42,7 @@ from typing import TextIO
 
 from geobatch.config import Settings
 from geobatch.formats.batch import BatchCodec
-from geobatch.jobs.lifeline import die_with_parent, parent_is_alive
+from geobatch.batch.lifeline import die_with_parent, parent_is_alive
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.runner import ExecutorFactory, Flag, JobRunner
 from geobatch.jobs.store import JobStore
