@@ -20,11 +20,11 @@ import pytest
 
 import geobatch
 from geobatch import native
+from geobatch.batch import worker as executor
 from geobatch.cli import main as cli_main
 from geobatch.errors import IndexError_, SourceError
 from geobatch.index.build import ImportSummary
 from geobatch.index.schema import BUILTIN_NAME, SUFFIX
-from geobatch.jobs import executor
 from geobatch.model import (
     Address,
     Answer,

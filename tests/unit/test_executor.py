@@ -10,10 +10,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from geobatch.jobs.executor import LocalExecutor, Request, chunked
 
 from geobatch.errors import IndexError_
 from geobatch.jobs import executor
-from geobatch.jobs.executor import LocalExecutor, Request, chunked
 from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
 
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from geobatch.batch.executors import Executor, LocalExecutor
 from geobatch.config import JobLimits, Settings
 from geobatch.errors import InputError
 from geobatch.formats.batch import BatchHeader, BatchRow, Outcome
-from geobatch.jobs.executor import LocalExecutor
-from geobatch.jobs.runner import ChunkExecutor
 from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
 
 
@@ -84,8 +83,8 @@ def echo_opener(index_dir: Path) -> EchoGeocoder:
     return EchoGeocoder()
 
 
-def echo_executor() -> ChunkExecutor:
-    return LocalExecutor(Path("unused"), 1, opener=echo_opener)
+def echo_executor() -> Executor:
+    return LocalExecutor(1, opener=echo_opener)
 
 
 def settings_for(tmp: Path, **changes: object) -> Settings:

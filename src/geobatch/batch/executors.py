@@ -14,18 +14,21 @@ broken local pool.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import multiprocessing.context
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
+from geobatch.batch import worker
 from geobatch.batch.lifeline import die_with_parent
+from geobatch.batch.worker import Opener
 from geobatch.errors import GeobatchError
 
 T = TypeVar("T")
@@ -65,8 +68,9 @@ class Executor(Protocol):
     ) -> None: ...
 
 
-def _init_worker() -> None:
+def _init_worker(opener: Opener) -> None:
     """Pool initializer: leave Ctrl-C to the parent, die with the parent, and be nice."""
+    worker.open_geocoder = opener
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A parent killed outright (SIGKILL, OOM) cannot shut its pool down: without this the
     # workers would idle for ever, each holding an index in memory.
@@ -89,10 +93,12 @@ class LocalExecutor:
     submit; the futures it held fail with ``BrokenProcessPool`` and their coordinator decides.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, opener: Opener | None = None) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers
+        # How its workers open an index: read when made, and handed to each worker process.
+        self.opener = opener or worker.open_geocoder
         self._pool: ProcessPoolExecutor | None = None
 
     @property
@@ -122,7 +128,7 @@ class LocalExecutor:
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
         if self.workers == 1:
-            return _run_here(fn, *args)
+            return _run_here(self.opener, fn, *args)
         for _ in range(2):
             pool = self._pool_open()
             try:
@@ -135,24 +141,42 @@ class LocalExecutor:
     def _pool_open(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=_start_context(), initializer=_init_worker
+                max_workers=self.workers,
+                mp_context=_start_context(),
+                initializer=_init_worker,
+                initargs=(self.opener,),
             )
         return self._pool
 
 
-def _run_here(fn: Callable[..., T], /, *args: Any) -> Future[T]:
+def _run_here(opener: Opener, fn: Callable[..., T], /, *args: Any) -> Future[T]:
     future: Future[T] = Future()
+    default = worker.open_geocoder
+    worker.open_geocoder = opener
     try:
         future.set_result(fn(*args))
     except Exception as exc:
         future.set_exception(exc)
+    finally:
+        worker.open_geocoder = default
     return future
 
 
-def open_executor(workers: int, cluster: str | None = None) -> Executor:
+def chunked(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter), read lazily."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, not {size}")
+    iterator = iter(iterable)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def open_executor(
+    workers: int, cluster: str | None = None, *, opener: Opener | None = None
+) -> Executor:
     """The Dask executor when ``cluster`` (a scheduler address) is given, else the local one."""
     if cluster:
         from geobatch.batch.dask import DaskExecutor
 
         return DaskExecutor(cluster)
-    return LocalExecutor(workers)
+    return LocalExecutor(workers, opener=opener)

@@ -2,9 +2,9 @@
 tasks, whichever executor runs them (a local pool worker or a Dask worker).
 
 A task names its index by :class:`IndexLocation` (a path every worker can read). The first task
-of a process opens it; later tasks reuse it until the files of the index change on disk (a new
-import), when it is opened again. Nothing here knows about Dask: a worker is any process that
-imports this module and calls :func:`geocoder_for`.
+of a process opens it (with :data:`open_geocoder`); later tasks reuse it until the files of the
+index change on disk (a new import), when it is opened again. Nothing here knows about Dask: a
+worker is any process that imports this module and calls :func:`geocoder_for`.
 """
 
 from __future__ import annotations
@@ -40,13 +40,16 @@ def open_index(index_dir: Path) -> BatchGeocoder:
     return Geocoder.open(index_dir).prepare()
 
 
+# How workers open an index. A worker process may be given another (LocalExecutor's
+# ``opener``: tests answer with fakes); it must be a top-level function, to pickle by name.
+open_geocoder: Opener = open_index
+
+
 @dataclass(frozen=True, slots=True)
 class IndexLocation:
-    """Where a task's index is, and how to open it (``opener`` must be a top-level function so
-    that it pickles by name; tests pass a fake one)."""
+    """Where a task's index is: a directory every worker can read at this path."""
 
     path: Path
-    opener: Opener = open_index
 
 
 _lock = threading.Lock()
@@ -72,14 +75,15 @@ def _signature(path: Path) -> tuple[tuple[str, int, int], ...]:
 def geocoder_for(location: IndexLocation) -> BatchGeocoder:
     """The geocoder of ``location`` in this process: opened on first use, kept while its files
     are unchanged. Raises whatever opening raises (an unusable index)."""
-    key = (location.opener, str(location.path))
+    opener = open_geocoder
+    key = (opener, str(location.path))
     signature = _signature(location.path)
     with _lock:  # a Dask worker may run tasks in several threads
         held = _open.get(key)
         if held is not None and held[0] == signature:
             return held[1]
         _open.pop(key, None)  # let the old one go before the new one is loaded
-        geocoder = location.opener(location.path)
+        geocoder = opener(location.path)
         _open[key] = (signature, geocoder)
         return geocoder
 

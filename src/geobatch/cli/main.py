@@ -32,7 +32,7 @@ import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 import geobatch
 from geobatch import native
-from geobatch.batch.csvrun import BatchIncomplete, Tally, run_csv
+from geobatch.batch.csvrun import Tally, run_csv
 from geobatch.batch.csvsplit import RecordSplitter, Slice
 from geobatch.batch.csvtask import CsvSpec, read_header
 from geobatch.batch.executors import Executor, open_executor
@@ -354,12 +354,15 @@ def run_batch(args: BatchArgs) -> Tally:
             output = _Output(args.output_path)
             try:
                 _write_header(output.stream, spec, source.has_bom)
-                tally = _run_slices(args, source, spec, executor, output.stream)
-            except BatchIncomplete as exc:
-                raise GeobatchError(f"{exc}; {output.abandon()}") from None
+                tally = _run_slices(args, source, spec, executor, output)
+            except (GeobatchError, OSError, csv.Error) as exc:
+                note = output.abandon()
+                if note is None:
+                    raise
+                raise GeobatchError(f"{_message(exc)}; {note}") from None
             except BaseException:
                 note = output.abandon()
-                if output.partial is not None:
+                if note is not None:
                     _error(note)
                 raise
             output.finish()
@@ -442,20 +445,25 @@ class _Output:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.partial: Path | None = None
+        self.lines = 0  # input lines whose output is written
         if str(path) == "-":
             self.stream: BinaryIO = sys.stdout.buffer
         else:
             self.partial = path.with_name(path.name + ".partial")
             self.stream = self.partial.open("wb")
 
-    def abandon(self) -> str:
-        """Stop writing; what the user is told about the output."""
+    def abandon(self) -> str | None:
+        """Stop writing after a failure; what the user must be told about the output (None:
+        no row had been written, and a partial file of only the header is removed)."""
         if self.partial is None:
             with suppress(OSError, ValueError):
                 self.stream.flush()
-            return "the output on stdout is incomplete"
+            return "the output on stdout is incomplete" if self.lines else None
         with suppress(OSError):
             self.stream.close()
+        if not self.lines:
+            self.partial.unlink(missing_ok=True)
+            return None
         return f"the rows done so far are in {self.partial}; {self.path} was not written"
 
     def finish(self) -> None:
@@ -467,21 +475,21 @@ class _Output:
 
 
 def _run_slices(
-    args: BatchArgs, source: _Input, spec: CsvSpec, executor: Executor, out: BinaryIO
+    args: BatchArgs, source: _Input, spec: CsvSpec, executor: Executor, output: _Output
 ) -> Tally:
     unit = "B" if source.size is not None else "rows"
     with TqdmProgress(f"{args.kind} {args.input_path.name}", source.size, unit) as bar:
 
         def advance(piece: Slice) -> None:
+            output.lines += piece.lines
             if source.size is not None:
                 bar.advance_to(piece.end)
             else:
                 bar.advance(piece.lines)
-            if out is not sys.stdout.buffer:
-                return
-            out.flush()  # a reader of stdout sees the results as they come
+            if output.partial is None:
+                output.stream.flush()  # a reader of stdout sees the results as they come
 
-        return run_csv(spec, source.slices, executor, out, advance)
+        return run_csv(spec, source.slices, executor, output.stream, advance)
 
 
 def _write_header(stream: BinaryIO, spec: CsvSpec, bom: bool) -> None:
