@@ -22,6 +22,7 @@ QUOTE = b'"'
 BLOCK_BYTES = 1 << 20
 MAX_RECORD_BYTES = 1 << 20
 HEAD_BYTES = 4096  # of an oversize line, kept to read its first fields
+SAMPLE_BYTES = 1 << 16  # the bytes per line of a slice are judged on this much ahead
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class RecordSplitter:
         self._eof = False
         self._offset = offset  # input offset of _buf[0]
         self._line = first_line  # physical line of _buf[0]
-        self._line_bytes = 64.0  # running estimate of bytes per line
+        self._line_bytes = 64.0  # bytes per line ahead, judged on each slice
 
     def __iter__(self) -> Iterator[Slice]:
         while (piece := self._next(self._lines)) is not None:
@@ -100,9 +101,14 @@ class RecordSplitter:
     # --- cutting -----------------------------------------------------------------------------
 
     def _next(self, lines: int) -> Slice | None:
+        self._fill(SAMPLE_BYTES)
+        buf, nl = self._buf, self._nl
+        sample = min(len(buf), SAMPLE_BYTES)
+        breaks = buf.count(nl, 0, sample)
+        if breaks:
+            self._line_bytes = sample / breaks
         want = int(lines * self._line_bytes) + 1
         self._fill(min(want, self._max_record) + 1)
-        buf, nl = self._buf, self._nl
         if not buf:
             return None
         first = buf.find(nl)
@@ -116,8 +122,6 @@ class RecordSplitter:
         else:
             end = self._cut_near(want)
         piece_lines = buf.count(nl, 0, end) + (0 if buf[end - 1 : end] == nl else 1)
-        if lines > 1 and piece_lines:
-            self._line_bytes = max(1.0, 0.8 * self._line_bytes + 0.2 * end / piece_lines)
         return self._take(end, piece_lines)
 
     def _cut_near(self, want: int) -> int:

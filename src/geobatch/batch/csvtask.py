@@ -181,10 +181,11 @@ def _lenient(line: str, delimiter: str) -> list[str]:
 
 
 def _explain(message: str) -> str:
-    if "unexpected end of data" in message:
-        return "a quote opened in this line is never closed; the line was read on its own"
-    if "expected after" in message:
-        return "characters follow a closing quote (a stray quote?); the line was read on its own"
+    if "unexpected end of data" in message or "expected after" in message:
+        return (
+            "a quote opened in this line does not close at the end of a field (a stray "
+            "quote?); the row was not geocoded"
+        )
     if "field larger than field limit" in message:
         return f"a field is longer than {csv.field_size_limit():,} characters"
     return f"the line cannot be read as CSV ({message})"
