@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import logging
 import os
 import sys
 import time
@@ -349,6 +350,9 @@ def run_batch(args: BatchArgs) -> Tally:
             out_delimiter=plaincsv.output_delimiter(source.delimiter),
             max_results=args.max_results,
         )
+        if args.cluster is not None:
+            # The Dask client logs its reconnection attempts; the error line says it all.
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
         started = time.perf_counter()
         with open_executor(_workers_for(args), args.cluster) as executor:
             output = _Output(args.output_path)
@@ -581,6 +585,11 @@ def _data_dir_option(func: click.decorators.FC) -> click.decorators.FC:
     default=None,
     help="Geocoding worker processes (default: $GEOBATCH_WORKERS, else the CPU count).",
 )
+@_cluster_option(
+    "Run the jobs' geocoding on the Dask scheduler at this address (tcp://HOST:8786); every "
+    "worker must read the index at the same path (default: $GEOBATCH_CLUSTER, else local "
+    "worker processes)."
+)
 @_index_option("Index directory (overrides the global --index).")
 @_data_dir_option
 @click.pass_obj
@@ -589,6 +598,7 @@ def serve_command(
     host: str,
     port: int,
     workers: int | None,
+    cluster: str | None,
     index_dir: Path | None,
     data_dir: Path | None,
 ) -> None:
@@ -607,8 +617,6 @@ def serve_command(
       curl -X POST http://127.0.0.1:8080/batch-forward/ \\
         -d '{"key": "KEY", "addresses": ["Vaduz"]}'
     """
-    import logging
-
     import uvicorn
 
     from geobatch.api.app import create_app
@@ -618,12 +626,16 @@ def serve_command(
         index_dir=state.index_dir(index_dir),
         data_dir=data_dir or state.settings.data_dir,
         workers=workers or state.settings.workers,
+        cluster=cluster or state.settings.cluster,
     )
     _ensure_builtin(settings.index_dir)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # the job runner logs alike
+    where = (
+        f"Dask cluster {settings.cluster}" if settings.cluster else f"{settings.workers} workers"
+    )
     click.echo(
         f"geobatch: serving on http://{host}:{port} (index {settings.index_dir}, "
-        f"data {settings.data_dir}, {settings.workers} workers)",
+        f"data {settings.data_dir}, {where})",
         err=True,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
