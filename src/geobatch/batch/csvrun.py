@@ -22,6 +22,7 @@ from geobatch.errors import GeobatchError
 # A task that fails for the executor's reasons (a worker killed, a lost connection) is sent
 # again this many times before the run gives up.
 TASK_ATTEMPTS = 3
+CHECK_SECONDS = 1.0  # how often a wait for a task checks that the executor still runs
 
 
 class BatchIncomplete(GeobatchError):
@@ -92,7 +93,7 @@ def run_csv(
             return tally
         task = pending[0]
         try:
-            result = task.future.result()
+            result = _wait(task.future, executor)
         except Exception as exc:
             if isinstance(exc, GeobatchError) and not isinstance(exc, ExecutorLost):
                 raise  # the run's own error (the index is unusable): every task would fail alike
@@ -105,6 +106,15 @@ def run_csv(
         out.write(result.data)
         tally.add(result, task.piece.lines)
         progress(task.piece)
+
+
+def _wait(future: Future[CsvPiece], executor: Executor) -> CsvPiece:
+    """The task's result; raises :class:`ExecutorLost` if the executor is lost meanwhile."""
+    while True:
+        try:
+            return future.result(timeout=CHECK_SECONDS)
+        except TimeoutError:
+            executor.check()
 
 
 def _submit(spec: CsvSpec, piece: Slice, executor: Executor, tally: Tally) -> Future[CsvPiece]:

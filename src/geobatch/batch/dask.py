@@ -13,6 +13,7 @@ the coordinator decides whether to wait, retry or give up.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -64,16 +65,20 @@ class DaskExecutor:
     def describe(self) -> str:
         return f"Dask cluster at {self.address} ({self.slots} worker threads)"
 
-    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+    def check(self) -> None:
         if self._client.status not in {"running", "connecting"}:
-            raise ExecutorLost(f"lost the Dask scheduler at {self.address} ({self._client.status})")
+            raise ExecutorLost(f"lost the Dask scheduler at {self.address}")
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+        self.check()
         future: Future[T] = self._executor.submit(fn, *args)
         return future
 
     def close(self) -> None:
-        try:
+        # A client whose scheduler is gone may fail to close cleanly: it is let go all the same.
+        with contextlib.suppress(Exception):
             self._executor.shutdown(wait=False)
-        finally:
+        with contextlib.suppress(Exception):
             self._client.close(timeout=5)  # type: ignore[no-untyped-call]
 
     def __enter__(self) -> DaskExecutor:

@@ -56,6 +56,11 @@ class Executor(Protocol):
         """Where tasks run, for a person: "2 local worker processes", "Dask at tcp://..."."""
         ...
 
+    def check(self) -> None:
+        """Raise :class:`ExecutorLost` when the tasks in flight can no longer finish (their
+        futures may then never resolve: coordinators call this while they wait)."""
+        ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Executor: ...
@@ -104,6 +109,9 @@ class LocalExecutor:
     @property
     def slots(self) -> int:
         return self.workers
+
+    def check(self) -> None:
+        pass  # a broken pool fails its futures by itself
 
     def describe(self) -> str:
         if self.workers == 1:

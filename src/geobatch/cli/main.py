@@ -350,11 +350,10 @@ def run_batch(args: BatchArgs) -> Tally:
             out_delimiter=plaincsv.output_delimiter(source.delimiter),
             max_results=args.max_results,
         )
-        if args.cluster is not None:
-            # The Dask client logs its reconnection attempts; the error line says it all.
-            logging.getLogger("distributed").setLevel(logging.CRITICAL)
         started = time.perf_counter()
         with open_executor(_workers_for(args), args.cluster) as executor:
+            if args.cluster is not None:
+                _quiet_dask()
             output = _Output(args.output_path)
             try:
                 _write_header(output.stream, spec, source.has_bom)
@@ -372,6 +371,14 @@ def run_batch(args: BatchArgs) -> Tally:
             output.finish()
     _print_summary(args, tally, time.perf_counter() - started)
     return tally
+
+
+def _quiet_dask() -> None:
+    """The Dask client logs its reconnection attempts to stderr; the CLI's error line says
+    what matters."""
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _check_paths(input_path: Path, output_path: Path) -> None:

@@ -50,6 +50,7 @@ __all__ = ["MAX_JOB_ATTEMPTS", "MAX_RUNNER_DEATHS", "JobRunner", "TooManyEntitie
 DAY = 86_400.0
 RETRY_SECONDS = 10.0  # after an unexpected error (index unusable, disk full) try again later
 REFRESH_SECONDS = 1.0  # how often the store is read for new jobs while working
+CHECK_SECONDS = 1.0  # how often, while waiting for tasks, the executor is checked
 WAIT_SECONDS = 0.05  # the longest the loop sleeps while tasks or steps run
 # A job failing this many times in a row on the server's side (its file unreadable, the disk
 # full, its tasks lost with the cluster) is aborted; between tries the pause doubles from this.
@@ -142,6 +143,7 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._executor: Executor | None = None
         self._executor_retry = 0.0
+        self._last_check = 0.0
         self._last_sweep = 0.0
         self._last_refresh = -REFRESH_SECONDS
         self._active: dict[str, _Active] = {}
@@ -464,6 +466,9 @@ class JobRunner:
         done, _ = concurrent.futures.wait(
             list(self._in_flight), timeout=timeout, return_when=concurrent.futures.FIRST_COMPLETED
         )
+        if not done:
+            self._check_executor()
+            return
         for future in done:
             task = self._in_flight.pop(future)
             active = self._active.get(task.job_id)
@@ -484,6 +489,26 @@ class JobRunner:
                 self._trouble(active, str(exc))  # the rows stay unanswered: sent again
                 continue
             self._failures.pop(job.id, None)
+
+    def _check_executor(self) -> None:
+        """Now and then: when the executor is lost, its tasks will never come back; count them
+        as failed and let the executor be opened again."""
+        now = time.monotonic()
+        if self._executor is None or now - self._last_check < CHECK_SECONDS:
+            return
+        self._last_check = now
+        try:
+            self._executor.check()
+        except ExecutorLost as exc:
+            log.error("%s; the tasks in flight are sent again", exc)
+            self._close_executor()
+            for future in list(self._in_flight):
+                future.cancel()
+                task = self._in_flight.pop(future)
+                active = self._active.get(task.job_id)
+                if active is not None:
+                    active.in_flight -= 1
+                    self._trouble(active, str(exc))
 
     def _drain(self) -> None:
         """Store what the tasks in hand bring back (stopping, or the end of run_once)."""
