@@ -6,6 +6,7 @@ fault, anything else a free-text query; a first line ``!unreadable`` makes the w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,9 @@ class LineBatch:
                 raise ValueError("unexpected token")
             elif line == "!late-failure":
                 raise InputError(f"line {seq + 1} cannot be read")
+            elif line.startswith("!slow "):
+                time.sleep(float(line.split()[1]))  # a parser chewing on a hostile token
+                yield BatchRow(seq, str(seq), GeocodeRequest(query="slow"))
             else:
                 yield BatchRow(seq, str(seq), GeocodeRequest(query=line))
 
@@ -63,10 +67,14 @@ class LineCodec:
         return count
 
 
+ANSWERED: list[str] = []  # queries in the order an in-process EchoGeocoder answered them
+
+
 class EchoGeocoder:
     """Answers OK with the query (or the point) as the reason; ``fail`` queries fail."""
 
     def geocode_batch(self, requests: Sequence[GeocodeRequest]) -> list[Answer]:
+        ANSWERED.extend(r.query or "" for r in requests)
         return [
             Answer(
                 ResultStatus.FAILED if r.query == "fail" else ResultStatus.OK,
