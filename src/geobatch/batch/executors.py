@@ -73,15 +73,17 @@ class Executor(Protocol):
     ) -> None: ...
 
 
-def _init_worker(opener: Opener) -> None:
-    """Pool initializer: leave Ctrl-C to the parent, die with the parent, and be nice."""
+def _init_worker(opener: Opener, nice: bool) -> None:
+    """Pool initializer: leave Ctrl-C to the parent, die with the parent, and be nice (when
+    the parent answers people: a server)."""
     worker.open_geocoder = opener
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A parent killed outright (SIGKILL, OOM) cannot shut its pool down: without this the
     # workers would idle for ever, each holding an index in memory.
     die_with_parent()
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(WORKER_NICENESS)
 
 
 def _start_context() -> multiprocessing.context.BaseContext:
@@ -98,12 +100,15 @@ class LocalExecutor:
     submit; the futures it held fail with ``BrokenProcessPool`` and their coordinator decides.
     """
 
-    def __init__(self, workers: int, *, opener: Opener | None = None) -> None:
+    def __init__(self, workers: int, *, opener: Opener | None = None, nice: bool = False) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers
         # How its workers open an index: read when made, and handed to each worker process.
         self.opener = opener or worker.open_geocoder
+        # A server's workers yield to the process answering HTTP; a CLI's need not (its parent
+        # only moves bytes), and on a busy machine a niced worker loses to everyone else.
+        self.nice = nice
         self._pool: ProcessPoolExecutor | None = None
 
     @property
@@ -152,7 +157,7 @@ class LocalExecutor:
                 max_workers=self.workers,
                 mp_context=_start_context(),
                 initializer=_init_worker,
-                initargs=(self.opener,),
+                initargs=(self.opener, self.nice),
             )
         return self._pool
 
@@ -180,11 +185,11 @@ def chunked(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 def open_executor(
-    workers: int, cluster: str | None = None, *, opener: Opener | None = None
+    workers: int, cluster: str | None = None, *, opener: Opener | None = None, nice: bool = False
 ) -> Executor:
     """The Dask executor when ``cluster`` (a scheduler address) is given, else the local one."""
     if cluster:
         from geobatch.batch.dask import DaskExecutor
 
         return DaskExecutor(cluster)
-    return LocalExecutor(workers, opener=opener)
+    return LocalExecutor(workers, opener=opener, nice=nice)

@@ -31,7 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
-from geobatch.batch.executors import Executor, ExecutorLost, LocalExecutor, open_executor
+from geobatch.batch.executors import Executor, ExecutorLost, open_executor
 from geobatch.batch.rowtask import RowRecord, RowsSpec, answer_rows, stored_row_outcome
 from geobatch.batch.worker import IndexLocation
 from geobatch.config import Settings
@@ -81,7 +81,7 @@ ExecutorFactory = Callable[[], Executor]
 
 def default_executor_factory(settings: Settings) -> ExecutorFactory:
     def factory() -> Executor:
-        return open_executor(settings.workers, settings.cluster)
+        return open_executor(settings.workers, settings.cluster, nice=True)
 
     return factory
 
@@ -547,12 +547,3 @@ class JobRunner:
             log.info("job %s: results expired and deleted", job_id)
         self.store.forget_jobs(now - self.settings.list_days * DAY)
         return len(expired)
-
-
-def local_executor(workers: int) -> ExecutorFactory:
-    """A factory of local executors of ``workers`` processes."""
-
-    def factory() -> Executor:
-        return LocalExecutor(workers)
-
-    return factory
