@@ -193,8 +193,16 @@ class JobRunner:
                 self._wake.clear()
                 continue
             if not busy:
-                self._wake.wait(min(self.settings.sweep_seconds, 60.0))
+                self._wake.wait(self._idle_seconds())
         self._drain()
+
+    def _idle_seconds(self) -> float:
+        """How long to sleep with nothing to do: until the next job's retry, at most a minute."""
+        longest = min(self.settings.sweep_seconds, 60.0)
+        waiting = [self._retry_at[j] for j in self._active if j in self._retry_at]
+        if not waiting:
+            return longest
+        return max(0.05, min(longest, min(waiting) - time.monotonic()))
 
     def run_once(self) -> bool:
         """Process the active jobs until each is done or waits for a retry; False when there
