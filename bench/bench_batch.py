@@ -10,6 +10,9 @@ Measured in one run, for each direction:
   requests read beforehand, in chunks of 1,000 (no CSV, no index load);
 - ``geobatch geocode|reverse`` with ``--workers 1`` and ``--workers 2``: wall time of the
   command (index load included), and the same less the index load (timed apart);
+- the machine's parallel capacity right now: two copies of the engine run at once, their
+  summed speed over one's (2.0 on two free cores; a busy shared machine gives less), the
+  ceiling for the two-worker gains;
 - the same through a Dask cluster started here: ``dask scheduler`` and two
   ``dask worker --nthreads 1`` processes on 127.0.0.1, after a warm-up run that makes each
   worker load the index.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import filecmp
+import multiprocessing
 import os
 import random
 import signal
@@ -100,6 +104,28 @@ def engine_speed(geocoder: Geocoder, kind: str, path: Path) -> float:
         for at in range(0, len(reverse), CHUNK):
             geocoder.reverse_batch(reverse[at : at + CHUNK])
     return len(rows) / (time.perf_counter() - started)
+
+
+def _engine_in_child(
+    index: Path, kind: str, path: Path, share: multiprocessing.Queue[float]
+) -> None:
+    share.put(engine_speed(Geocoder.open(index).prepare(), kind, path))
+
+
+def parallel_capacity(index: Path, kind: str, path: Path, alone: float) -> float:
+    """How many times the engine's speed two copies of it get at once on this machine now
+    (2.0 on two free cores; less when other processes hold one)."""
+    results: multiprocessing.Queue[float] = multiprocessing.Queue()
+    copies = [
+        multiprocessing.Process(target=_engine_in_child, args=(index, kind, path, results))
+        for _ in range(2)
+    ]
+    for copy in copies:
+        copy.start()
+    speeds = [results.get() for _ in copies]
+    for copy in copies:
+        copy.join()
+    return sum(speeds) / alone
 
 
 def cli(kind: str, index: Path, path: Path, out: Path, *extra: str) -> float:
@@ -204,6 +230,8 @@ def measure(
 ) -> None:
     engine = engine_speed(geocoder, kind, path)
     print(f"\n{kind}, {rows:,} rows; baseline, the engine alone: {engine:,.0f} rows/s")
+    capacity = parallel_capacity(index, kind, path, engine)
+    print(f"  two engines at once on this machine now: {capacity:.2f} × one (2.00: two free cores)")
     runs: list[tuple[str, tuple[str, ...]]] = [
         ("CLI --workers 1", ("--workers", "1")),
         ("CLI --workers 2", ("--workers", "2")),
