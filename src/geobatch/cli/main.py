@@ -374,10 +374,10 @@ def run_batch(args: BatchArgs) -> Tally:
 
 
 def _quiet_dask() -> None:
-    """The Dask client logs its reconnection attempts to stderr; the CLI's error line says
-    what matters."""
-    for name in list(logging.root.manager.loggerDict):
-        if name == "distributed" or name.startswith("distributed."):
+    """The Dask client (and tornado, its event loop) log lost connections to stderr; the CLI's
+    error line says what matters."""
+    for name in ["distributed", "tornado", *logging.root.manager.loggerDict]:
+        if name.split(".")[0] in {"distributed", "tornado"}:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
