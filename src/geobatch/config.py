@@ -16,6 +16,7 @@ import platformdirs
 INDEX_ENV = "GEOBATCH_INDEX"
 WORKERS_ENV = "GEOBATCH_WORKERS"
 DATA_DIR_ENV = "GEOBATCH_DATA_DIR"
+CLUSTER_ENV = "GEOBATCH_CLUSTER"
 
 MB = 1024 * 1024
 MAX_WORKERS = 256  # geocoding processes; each holds the index in memory
@@ -72,6 +73,14 @@ class Settings:
     # an XYZ raster URL template (https://tiles.example/{z}/{x}/{y}.png) and its attribution.
     web_tile_url: str | None = None
     web_tile_attribution: str = ""
+    # Where batch tasks run: None for local worker processes, else a Dask scheduler's address
+    # ("tcp://host:8786") whose workers all read the index at ``index_dir``.
+    cluster: str | None = None
+    # The job service: a job's upload must be decoded (and its result files written) within
+    # this, else the job is aborted (one hostile upload must not hold a worker for hours).
+    decode_seconds: float = 600.0
+    # Jobs decoded at the same time (each in a process of its own, beside the workers).
+    decoders: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +112,9 @@ class Settings:
             excel_safe=_switch(env, "GEOBATCH_EXCEL_SAFE", default=True),
             web_tile_url=env.get("GEOBATCH_WEB_TILE_URL", "").strip() or None,
             web_tile_attribution=env.get("GEOBATCH_WEB_TILE_ATTRIBUTION", "").strip(),
+            cluster=env.get(CLUSTER_ENV, "").strip() or None,
+            decode_seconds=_float(env, "GEOBATCH_DECODE_SECONDS", 600.0),
+            decoders=max(1, _int(env, "GEOBATCH_DECODERS", 2)),
         )
 
     def with_changes(self, **changes: Any) -> Settings:

@@ -21,12 +21,12 @@ import pytest
 
 import geobatch
 from geobatch import native
+from geobatch.batch import worker as executor
 from geobatch.cli import main as cli_main
 from geobatch.errors import IndexError_, SourceError
 from geobatch.index import build as real_build
 from geobatch.index.build import ImportSummary
 from geobatch.index.format import OLD_SUFFIX, SUFFIX
-from geobatch.jobs import executor
 from geobatch.model import (
     Address,
     Answer,
@@ -67,6 +67,8 @@ class FakeGeocoder:
         text = request.query or request.address_line or request.locality or ""
         if "boom" in text:
             raise RuntimeError("the engine exploded")
+        if "ctrl-c" in text:
+            raise KeyboardInterrupt
         if "nowhere" in text:
             return Answer(ResultStatus.NO_RESULT, reason="nothing matched")
         ranks = range(request.max_results)
@@ -349,6 +351,51 @@ def test_interrupt_exits_130(
     assert code == 130
     assert "geobatch: error: interrupted" in err
     assert "Traceback" not in err
+
+
+def test_a_quote_never_closed_fails_its_row_and_loses_no_other(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rows = "".join(f"{n},place {n}\n" for n in range(2, 101))
+    (tmp_path / "in.csv").write_text('id,q\n1,"Vaduz\n' + rows)
+    code, _, err = invoke(capsys, "geocode", "in.csv", "-o", "out.csv", "--chunk-size", "7")
+    assert code == 0, err
+    out = read_csv(tmp_path / "out.csv")
+    assert [row["id"] for row in out] == [str(n) for n in range(1, 101)]
+    assert out[0]["status"] == "Failed" and out[0]["reason"].startswith("line 2: a quote")
+    assert all(row["status"] == "OK" for row in out[1:])
+    assert "100 rows" in err and "99 OK" in err and "1 failed" in err
+
+
+def test_an_over_long_line_fails_its_row_and_loses_no_other(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    long_line = "2," + "x" * (3 << 20)
+    (tmp_path / "in.csv").write_text(f"id,q\n1,Vaduz\n{long_line}\n3,Schaan\n")
+    code, _, err = invoke(capsys, "geocode", "in.csv", "-o", "out.csv")
+    assert code == 0, err
+    out = read_csv(tmp_path / "out.csv")
+    assert [(row["id"], row["status"]) for row in out] == [
+        ("1", "OK"),
+        ("2", "Failed"),
+        ("3", "OK"),
+    ]
+    assert out[1]["q"] == "" and "line 3 is 3,145,731 bytes long" in out[1]["reason"]
+
+
+def test_an_interrupted_run_keeps_its_rows_in_a_partial_file(
+    builder: FakeBuilder, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "out.csv").write_text("an older complete output\n")
+    queries = [f"place {n}" for n in range(20)] + ["ctrl-c"] + ["after"] * 5
+    (tmp_path / "in.csv").write_text("q\n" + "\n".join(queries) + "\n")
+    code, _, err = invoke(capsys, "geocode", "in.csv", "-o", "out.csv", "--chunk-size", "1")
+    assert code == 130
+    assert "the rows done so far are in out.csv.partial; out.csv was not written" in err
+    assert (tmp_path / "out.csv").read_text() == "an older complete output\n"
+    partial = read_csv(tmp_path / "out.csv.partial")
+    assert 0 < len(partial) < 20
+    assert [row["q"] for row in partial] == queries[: len(partial)]
 
 
 # --- import, info, help ------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from geobatch.batch import worker as executor
 from geobatch.formats.farm import BatchState, FarmEndpoint, parse_batch_forward, parse_batch_reverse
-from geobatch.jobs import executor
 from geobatch.jobs.errors import JobNotFound, NotAuthenticated, OutOfCredits
 from geobatch.jobs.farm import FarmService
 from geobatch.jobs.keys import create_key, usage_day

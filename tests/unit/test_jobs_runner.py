@@ -5,23 +5,24 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+from geobatch.batch.executors import Executor, LocalExecutor
 from geobatch.config import JobLimits
 from geobatch.jobs.errors import BadJobRequest, JobNotFound, LimitExceeded
-from geobatch.jobs.executor import Kind, Request
 from geobatch.jobs.keys import create_key
 from geobatch.jobs.runner import MAX_JOB_ATTEMPTS, MAX_RUNNER_DEATHS, JobRunner
 from geobatch.jobs.service import JobService, NewJobRequest, clean_up_after_crash
 from geobatch.jobs.store import ApiKey, Job, JobStatus, JobStore
-from geobatch.model import Answer
-from tests.unit.test_jobs_support import LineCodec, echo_executor, settings_for
+from tests.unit.test_jobs_support import LineCodec, echo_executor, echo_opener, settings_for
 
 CODECS = {"lines": LineCodec()}
+T = TypeVar("T")
 
 
 class Harness:
@@ -112,7 +113,7 @@ def test_a_result_file_that_cannot_be_written_is_rendered_on_request(
     def disk_full(*args: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("geobatch.jobs.runner.render_result", disk_full)
+    monkeypatch.setattr("geobatch.jobs.steps.render_result", disk_full)
     harness.runner.run_once()
     job = harness.store.get_job(job_id)
     assert job is not None and job.status is JobStatus.COMPLETED
@@ -170,32 +171,29 @@ def test_too_many_entities_aborts(tmp_path: Path) -> None:
         h.close()
 
 
-class CrashAfter:
-    """An executor that dies (like a killed server) after answering ``chunks`` chunks."""
+class CrashAfter(LocalExecutor):
+    """An executor whose process dies (like a killed server) when a task after the first
+    ``tasks`` is submitted."""
 
-    def __init__(self, chunks: int) -> None:
-        self.left = chunks
-        self.inner = echo_executor()
+    def __init__(self, tasks: int) -> None:
+        super().__init__(1, opener=echo_opener)
+        self.left = tasks
 
-    def __enter__(self) -> CrashAfter:
-        self.inner.__enter__()
-        return self
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+        if self.left == 0:
+            raise SystemExit("killed")
+        self.left -= 1
+        return super().submit(fn, *args)
 
-    def __exit__(self, *exc: object) -> None:
-        self.inner.__exit__(None, None, None)
 
-    def map_chunks(self, kind: Kind, chunks: Iterable[list[Request]]) -> Iterator[list[Answer]]:
-        for answers in self.inner.map_chunks(kind, chunks):
-            if self.left == 0:
-                raise SystemExit("killed")
-            self.left -= 1
-            yield answers
+def crash_after_two() -> Executor:
+    return CrashAfter(2)
 
 
 def test_resume_after_a_crash_mid_geocode(harness: Harness) -> None:
     lines = [f"q{i}" for i in range(20)]
     job_id = harness.submit("\n".join(lines))
-    crashing = JobRunner(harness.store, harness.settings, CODECS, lambda: CrashAfter(2))
+    crashing = JobRunner(harness.store, harness.settings, CODECS, crash_after_two)
     with pytest.raises(SystemExit):
         crashing.run_once()
     job = harness.store.get_job(job_id)

@@ -6,16 +6,16 @@ fault, anything else a free-text query; a first line ``!unreadable`` makes the w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from geobatch.batch.executors import Executor, LocalExecutor
 from geobatch.config import JobLimits, Settings
 from geobatch.errors import InputError
 from geobatch.formats.batch import BatchHeader, BatchRow, Outcome
-from geobatch.jobs.executor import LocalExecutor
-from geobatch.jobs.runner import ChunkExecutor
 from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
 
 
@@ -35,6 +35,9 @@ class LineBatch:
                 raise ValueError("unexpected token")
             elif line == "!late-failure":
                 raise InputError(f"line {seq + 1} cannot be read")
+            elif line.startswith("!slow "):
+                time.sleep(float(line.split()[1]))  # a parser chewing on a hostile token
+                yield BatchRow(seq, str(seq), GeocodeRequest(query="slow"))
             else:
                 yield BatchRow(seq, str(seq), GeocodeRequest(query=line))
 
@@ -64,10 +67,14 @@ class LineCodec:
         return count
 
 
+ANSWERED: list[str] = []  # queries in the order an in-process EchoGeocoder answered them
+
+
 class EchoGeocoder:
     """Answers OK with the query (or the point) as the reason; ``fail`` queries fail."""
 
     def geocode_batch(self, requests: Sequence[GeocodeRequest]) -> list[Answer]:
+        ANSWERED.extend(r.query or "" for r in requests)
         return [
             Answer(
                 ResultStatus.FAILED if r.query == "fail" else ResultStatus.OK,
@@ -84,8 +91,8 @@ def echo_opener(index_dir: Path) -> EchoGeocoder:
     return EchoGeocoder()
 
 
-def echo_executor() -> ChunkExecutor:
-    return LocalExecutor(Path("unused"), 1, opener=echo_opener)
+def echo_executor() -> Executor:
+    return LocalExecutor(1, opener=echo_opener)
 
 
 def settings_for(tmp: Path, **changes: object) -> Settings:

@@ -10,9 +10,9 @@ from typing import BinaryIO
 
 import pytest
 
+from geobatch.batch.worker import Kind, Request
 from geobatch.formats.batch import BatchRow
 from geobatch.jobs.errors import BadJobRequest, JobNotFound
-from geobatch.jobs.executor import Kind, Request
 from geobatch.jobs.keys import create_key
 from geobatch.jobs.runner import ChunkExecutor, JobRunner
 from geobatch.jobs.store import JobStatus, ResultFilter

@@ -17,28 +17,33 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import logging
 import os
 import sys
 import time
 import traceback
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol, TextIO
+from typing import BinaryIO
 
 import click
 import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 import geobatch
 from geobatch import native
+from geobatch.batch.csvrun import Tally, run_csv
+from geobatch.batch.csvsplit import RecordSplitter, Slice
+from geobatch.batch.csvtask import CsvSpec, read_header
+from geobatch.batch.executors import Executor, open_executor
+from geobatch.batch.worker import IndexLocation, Kind
 from geobatch.cli import checks
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats import plaincsv
-from geobatch.formats.plaincsv import CsvRow, ForwardColumns, OutputLayout, ReverseColumns
+from geobatch.formats.plaincsv import ForwardColumns, ReverseColumns
 from geobatch.index.build import (
     DEFAULT_MEMORY_MB,
     MIN_MEMORY_MB,
@@ -48,10 +53,8 @@ from geobatch.index.build import (
     import_source,
 )
 from geobatch.jobs import keys
-from geobatch.jobs.executor import Kind, LocalExecutor, Request, chunked
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.store import JobStore
-from geobatch.model import Answer, ResultStatus
 from geobatch.sources.detect import open_source
 
 SAMPLE_BYTES = 64 * 1024
@@ -266,11 +269,20 @@ def _batch_options(func: click.decorators.FC) -> click.decorators.FC:
             "CR; numbers such as -122.1 are left alone). Turn off for programs that read the "
             "output.",
         ),
+        _cluster_option(
+            "Send the work to the Dask scheduler at this address (tcp://HOST:8786) instead of "
+            "local processes; every worker must read the index at the same path "
+            "(default: $GEOBATCH_CLUSTER, else local)."
+        ),
         _index_option("Index directory (overrides the global --index)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def _cluster_option(help_text: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    return click.option("--cluster", metavar="ADDRESS", default=None, help=help_text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +297,7 @@ class BatchArgs:
     chunk_size: int = 1000
     max_results: int = 1
     excel_safe: bool = True
+    cluster: str | None = None
 
 
 @cli.command("geocode")
@@ -298,6 +311,7 @@ def geocode_command(
     chunk_size: int,
     max_results: int,
     excel_safe: bool,
+    cluster: str | None,
     index_dir: Path | None,
 ) -> None:
     """Geocode a CSV file (address -> coordinates).
@@ -318,9 +332,18 @@ def geocode_command(
       geobatch geocode addresses.csv -o - | head
     """
     index, count = state.index_dir(index_dir), workers or state.settings.workers
+    where = cluster or state.settings.cluster
     run_batch(
         BatchArgs(
-            "forward", input_path, output_path, index, count, chunk_size, max_results, excel_safe
+            "forward",
+            input_path,
+            output_path,
+            index,
+            count,
+            chunk_size,
+            max_results,
+            excel_safe,
+            where,
         )
     )
 
@@ -336,6 +359,7 @@ def reverse_command(
     chunk_size: int,
     max_results: int,
     excel_safe: bool,
+    cluster: str | None,
     index_dir: Path | None,
 ) -> None:
     """Reverse-geocode a CSV file (coordinates -> address).
@@ -349,55 +373,83 @@ def reverse_command(
       geobatch reverse points.csv -o addresses.csv
     """
     index, count = state.index_dir(index_dir), workers or state.settings.workers
+    where = cluster or state.settings.cluster
     run_batch(
         BatchArgs(
-            "reverse", input_path, output_path, index, count, chunk_size, max_results, excel_safe
+            "reverse",
+            input_path,
+            output_path,
+            index,
+            count,
+            chunk_size,
+            max_results,
+            excel_safe,
+            where,
         )
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Input:
-    """An opened input CSV: header, lazy rows, and how far its bytes have been read.
+    """An opened input CSV: its header, and the splitter that cuts the rest into slices."""
 
-    ``text`` is held here because dropping the last reference to a TextIOWrapper closes the
-    file under it, which would happen as soon as the row iterator is exhausted.
-    """
-
-    text: io.TextIOWrapper
     header: list[str]
-    rows: Iterator[CsvRow]
+    slices: RecordSplitter
     delimiter: str
     has_bom: bool
     size: int | None
-    position: Callable[[], int | None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Chunk:
-    """A chunk of input rows with what each asks for (a str: the reason the row is unusable)."""
+def run_batch(args: BatchArgs) -> Tally:
+    """Geocode or reverse a CSV file into another; return the count of rows by status.
 
-    rows: list[CsvRow]
-    requests: list[Request | str]
-    position: int | None
-
-
-class _RowWriter(Protocol):
-    def writerow(self, row: Iterable[str], /) -> object: ...
-
-
-def run_batch(args: BatchArgs) -> Counter[str]:
-    """Geocode or reverse a CSV file into another; return the count of rows by status."""
+    The output is written to ``OUTPUT.partial`` and renamed to ``OUTPUT`` once complete, so a
+    run that fails or is interrupted never leaves a short file under the name asked for.
+    """
     _check_paths(args.input_path, args.output_path)
-    with _open_input(args.input_path) as source:
+    with _open_input(args.input_path, args.chunk_size) as source:
         columns = _detect(args.kind, source.header)
-        layout = OutputLayout.for_header(source.header)
-        _ensure_builtin(args.index)
+        if args.cluster is None:
+            _ensure_builtin(args.index)
+        spec = CsvSpec(
+            kind=args.kind,
+            index=IndexLocation(args.index.absolute()),
+            header=tuple(source.header),
+            columns=columns,
+            delimiter=source.delimiter,
+            out_delimiter=plaincsv.output_delimiter(source.delimiter),
+            max_results=args.max_results,
+            excel_safe=args.excel_safe,
+        )
         started = time.perf_counter()
-        with _open_output(args.output_path, source.has_bom) as out:
-            tally = _geocode_rows(args, source, columns, layout, out)
+        with open_executor(_workers_for(args), args.cluster) as executor:
+            if args.cluster is not None:
+                _quiet_dask()
+            output = _Output(args.output_path)
+            try:
+                _write_header(output.stream, spec, source.has_bom)
+                tally = _run_slices(args, source, spec, executor, output)
+            except (GeobatchError, OSError, csv.Error) as exc:
+                note = output.abandon()
+                if note is None:
+                    raise
+                raise GeobatchError(f"{_message(exc)}; {note}") from None
+            except BaseException:
+                note = output.abandon()
+                if note is not None:
+                    _error(note)
+                raise
+            output.finish()
     _print_summary(args, tally, time.perf_counter() - started)
     return tally
+
+
+def _quiet_dask() -> None:
+    """The Dask client (and tornado, its event loop) log lost connections to stderr; the CLI's
+    error line says what matters."""
+    for name in ["distributed", "tornado", *logging.root.manager.loggerDict]:
+        if name.split(".")[0] in {"distributed", "tornado"}:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _check_paths(input_path: Path, output_path: Path) -> None:
@@ -421,43 +473,40 @@ def _detect(kind: Kind, header: list[str]) -> ForwardColumns | ReverseColumns:
 
 
 @contextmanager
-def _open_input(path: Path) -> Iterator[_Input]:
-    """Open a CSV (or stdin for '-') as UTF-8, detect its delimiter, and read its header."""
+def _open_input(path: Path, chunk_size: int) -> Iterator[_Input]:
+    """Open a CSV (or stdin for '-'), check it is UTF-8, detect its delimiter, read its header."""
     if str(path) == "-":
-        source = _read_input(sys.stdin.buffer, None)
-        try:
-            yield source
-        finally:
-            source.text.detach()  # leave stdin open for whoever owns it
+        yield _read_input(sys.stdin.buffer, None, chunk_size)
         return
-    with path.open("rb", buffering=SAMPLE_BYTES) as binary:
-        yield _read_input(binary, os.fstat(binary.fileno()).st_size)
+    with path.open("rb") as binary:
+        yield _read_input(binary, os.fstat(binary.fileno()).st_size, chunk_size)
 
 
-def _read_input(binary: BinaryIO, size: int | None) -> _Input:
-    sample = _peek(binary)
+def _read_input(binary: BinaryIO, size: int | None, chunk_size: int) -> _Input:
+    sample = _read_sample(binary)
     _check_utf8(sample)
-    text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
-    delimiter = plaincsv.sniff_delimiter(sample.decode("utf-8-sig", errors="replace"))
-    header, rows = plaincsv.read_rows(text, delimiter)
-    return _Input(
-        text=text,
-        header=header,
-        rows=rows,
-        delimiter=delimiter,
-        has_bom=sample.startswith(codecs.BOM_UTF8),
-        size=size,
-        position=_position_reader(binary) if size is not None else lambda: None,
+    has_bom = sample.startswith(codecs.BOM_UTF8)
+    body = sample[len(codecs.BOM_UTF8) :] if has_bom else sample
+    text = body.decode("utf-8", errors="replace")
+    delimiter = plaincsv.sniff_delimiter(text)
+    # Files with bare carriage returns (old Mac exports) are cut at those.
+    newline = b"\r" if b"\r" in body and b"\n" not in body else b"\n"
+    splitter = RecordSplitter(
+        binary,
+        lines_per_slice=chunk_size,
+        newline=newline,
+        offset=len(sample),
+        buffered=body,
     )
+    record = splitter.next_record()
+    header = read_header(record.data.decode("utf-8", "replace") if record else "", delimiter)
+    return _Input(header, splitter, delimiter, has_bom, size)
 
 
-def _peek(binary: BinaryIO) -> bytes:
-    """The first bytes of the input, without consuming them."""
-    peek = getattr(binary, "peek", None)
-    if peek is None:
-        raise InputError("the input cannot be read as a stream of bytes")
-    sample: bytes = peek(SAMPLE_BYTES)
-    return sample[:SAMPLE_BYTES]
+def _read_sample(binary: BinaryIO) -> bytes:
+    """The first bytes of the input (the splitter is handed them back)."""
+    sample = binary.read(SAMPLE_BYTES)
+    return sample if isinstance(sample, bytes) else b""
 
 
 def _check_utf8(sample: bytes) -> None:
@@ -471,56 +520,65 @@ def _check_utf8(sample: bytes) -> None:
         ) from None
 
 
-def _position_reader(binary: BinaryIO) -> Callable[[], int | None]:
-    def position() -> int | None:
-        try:
-            return binary.tell()
-        except OSError:
+class _Output:
+    """Where results go: standard output, or ``OUTPUT.partial``, renamed to ``OUTPUT`` when the
+    run is complete. A run that fails keeps the partial file under its own name."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial: Path | None = None
+        self.lines = 0  # input lines whose output is written
+        if str(path) == "-":
+            self.stream: BinaryIO = sys.stdout.buffer
+        else:
+            self.partial = path.with_name(path.name + ".partial")
+            self.stream = self.partial.open("wb")
+
+    def abandon(self) -> str | None:
+        """Stop writing after a failure; what the user must be told about the output (None:
+        no row had been written, and a partial file of only the header is removed)."""
+        if self.partial is None:
+            with suppress(OSError, ValueError):
+                self.stream.flush()
+            return "the output on stdout is incomplete" if self.lines else None
+        with suppress(OSError):
+            self.stream.close()
+        if not self.lines:
+            self.partial.unlink(missing_ok=True)
             return None
+        return f"the rows done so far are in {self.partial}; {self.path} was not written"
 
-    return position
-
-
-@contextmanager
-def _open_output(path: Path, bom: bool) -> Iterator[TextIO]:
-    if str(path) == "-":
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
-        yield out
+    def finish(self) -> None:
+        if self.partial is None:
+            self.stream.flush()
+            return
+        self.stream.close()
+        os.replace(self.partial, self.path)
 
 
-def _geocode_rows(
-    args: BatchArgs,
-    source: _Input,
-    columns: ForwardColumns | ReverseColumns,
-    layout: OutputLayout,
-    out: TextIO,
-) -> Counter[str]:
-    delimiter = plaincsv.output_delimiter(source.delimiter)
-    writer = plaincsv.CsvWriter(out, delimiter, excel_safe=args.excel_safe)
-    writer.writerow(layout.header)
-    in_flight: deque[_Chunk] = deque()  # chunks read but not yet written, oldest first
-
-    def request_chunks() -> Iterator[list[Request]]:
-        for rows in chunked(source.rows, args.chunk_size):
-            requests = [_prepare(row, columns, args.max_results) for row in rows]
-            in_flight.append(_Chunk(rows, requests, source.position()))
-            yield [request for request in requests if not isinstance(request, str)]
-
-    tally: Counter[str] = Counter()
+def _run_slices(
+    args: BatchArgs, source: _Input, spec: CsvSpec, executor: Executor, output: _Output
+) -> Tally:
     unit = "B" if source.size is not None else "rows"
-    with (
-        TqdmProgress(f"{args.kind} {args.input_path.name}", source.size, unit) as progress,
-        LocalExecutor(args.index, _workers_for(args)) as executor,
-    ):
-        for answers in executor.map_chunks(args.kind, request_chunks()):
-            chunk = in_flight.popleft()
-            _write_chunk(writer, layout, chunk, answers, args.max_results, tally)
-            out.flush()  # a long run shows its results as it goes
-            _advance(progress, chunk)
-    return tally
+    with TqdmProgress(f"{args.kind} {args.input_path.name}", source.size, unit) as bar:
+
+        def advance(piece: Slice) -> None:
+            output.lines += piece.lines
+            if source.size is not None:
+                bar.advance_to(piece.end)
+            else:
+                bar.advance(piece.lines)
+            if output.partial is None:
+                output.stream.flush()  # a reader of stdout sees the results as they come
+
+        return run_csv(spec, source.slices, executor, output.stream, advance)
+
+
+def _write_header(stream: BinaryIO, spec: CsvSpec, bom: bool) -> None:
+    text = io.StringIO()
+    writer = plaincsv.CsvWriter(text, spec.out_delimiter, excel_safe=spec.excel_safe)
+    writer.writerow(spec.layout.header)
+    stream.write((codecs.BOM_UTF8 if bom else b"") + text.getvalue().encode("utf-8"))
 
 
 def _workers_for(args: BatchArgs) -> int:
@@ -532,50 +590,13 @@ def _workers_for(args: BatchArgs) -> int:
     return args.workers
 
 
-def _prepare(
-    row: CsvRow, columns: ForwardColumns | ReverseColumns, max_results: int
-) -> Request | str:
-    if isinstance(columns, ReverseColumns):
-        return plaincsv.row_to_reverse(row.cells, columns, max_results=max_results)
-    request = plaincsv.row_to_request(row.cells, columns, max_results=max_results)
-    return plaincsv.EMPTY_REQUEST_REASON if request.is_empty() else request
-
-
-def _write_chunk(
-    writer: _RowWriter,
-    layout: OutputLayout,
-    chunk: _Chunk,
-    answers: list[Answer],
-    max_results: int,
-    tally: Counter[str],
-) -> None:
-    remaining = iter(answers)
-    for row, request in zip(chunk.rows, chunk.requests, strict=True):
-        if isinstance(request, str):
-            answer = Answer(status=ResultStatus.FAILED, reason=request)
-        else:
-            answer = next(remaining)
-        results = plaincsv.answer_to_rows(answer, max_results)
-        tally[results[0]["status"]] += 1
-        for result in results:
-            writer.writerow(layout.row(row.values, result))
-
-
-def _advance(progress: TqdmProgress, chunk: _Chunk) -> None:
-    if chunk.position is None:
-        progress.advance(len(chunk.rows))
-    else:
-        progress.advance_to(chunk.position)
-
-
-def _print_summary(args: BatchArgs, tally: Counter[str], seconds: float) -> None:
-    rows = tally.total()
+def _print_summary(args: BatchArgs, tally: Tally, seconds: float) -> None:
+    rows = tally.rows
     rate = rows / seconds if seconds > 0 else 0.0
     where = "stdout" if str(args.output_path) == "-" else str(args.output_path)
-    ok, none, failed = (tally[s] for s in ResultStatus)
     click.echo(
         f"{rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s): "
-        f"{ok:,} OK, {none:,} no result, {failed:,} failed -> {where}",
+        f"{tally.ok:,} OK, {tally.no_result:,} no result, {tally.failed:,} failed -> {where}",
         err=True,
     )
 
@@ -695,6 +716,11 @@ def _data_dir_option(func: click.decorators.FC) -> click.decorators.FC:
     default=None,
     help="Geocoding worker processes (default: $GEOBATCH_WORKERS, else the CPU count).",
 )
+@_cluster_option(
+    "Run the jobs' geocoding on the Dask scheduler at this address (tcp://HOST:8786); every "
+    "worker must read the index at the same path (default: $GEOBATCH_CLUSTER, else local "
+    "worker processes)."
+)
 @_index_option("Index directory (overrides the global --index).")
 @_data_dir_option
 @click.pass_obj
@@ -703,6 +729,7 @@ def serve_command(
     host: str,
     port: int,
     workers: int | None,
+    cluster: str | None,
     index_dir: Path | None,
     data_dir: Path | None,
 ) -> None:
@@ -721,8 +748,6 @@ def serve_command(
       curl -X POST http://127.0.0.1:8080/batch-forward/ \\
         -d '{"key": "KEY", "addresses": ["Vaduz"]}'
     """
-    import logging
-
     import uvicorn
 
     from geobatch.api.app import create_app
@@ -732,6 +757,7 @@ def serve_command(
         index_dir=state.index_dir(index_dir),
         data_dir=data_dir or state.settings.data_dir,
         workers=workers or state.settings.workers,
+        cluster=cluster or state.settings.cluster,
     )
     # Everything that can be refused is refused before the gazetteer is built or the server
     # starts: the directories of the environment's defaults too, and the address to listen on.
@@ -740,9 +766,12 @@ def serve_command(
     checks.listen_address(host, port)
     _ensure_builtin(settings.index_dir)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # the job runner logs alike
+    where = (
+        f"Dask cluster {settings.cluster}" if settings.cluster else f"{settings.workers} workers"
+    )
     click.echo(
         f"geobatch: serving on http://{host}:{port} (index {settings.index_dir}, "
-        f"data {settings.data_dir}, {settings.workers} workers)",
+        f"data {settings.data_dir}, {where})",
         err=True,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

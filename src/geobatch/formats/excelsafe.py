@@ -39,7 +39,8 @@ def neutralise(value: str) -> str:
 
 
 def neutralise_all(values: Iterable[str]) -> list[str]:
-    return [PREFIX + v if is_formula_like(v) else v for v in values]
+    # The first-character test inline: most cells (numbers, names) never reach the call.
+    return [neutralise(v) if v and v[0] in FORMULA_TRIGGERS else v for v in values]
 
 
 def neutralise_raw_cell(cell: str) -> str:

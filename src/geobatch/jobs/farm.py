@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from geobatch.batch import worker
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError
 from geobatch.formats.batch import BatchRow
 from geobatch.formats.farm import BatchState, FarmBatchInfo, FarmEndpoint, FarmSubmission, FarmUser
-from geobatch.jobs import executor
 from geobatch.jobs.errors import JobNotFound
 from geobatch.jobs.keys import authenticate, usage_day
 from geobatch.jobs.kinds import FARM
@@ -63,7 +63,7 @@ class FarmService:
         self.settings = settings
         self.on_new_job = on_new_job
         self.clock = clock
-        self._geocoder: executor.BatchGeocoder | None = None
+        self._geocoder: worker.BatchGeocoder | None = None
         self._opening = threading.Lock()
 
     # --- accounts ----------------------------------------------------------------------------
@@ -160,7 +160,7 @@ class FarmService:
         return self._single(secret, lambda g: g.reverse_batch([request])[0])
 
     def _single(
-        self, secret: str, ask: Callable[[executor.BatchGeocoder], Answer]
+        self, secret: str, ask: Callable[[worker.BatchGeocoder], Answer]
     ) -> tuple[Answer, FarmUser]:
         """Charge one credit, ask, and give the credit back when nothing was found (Geocode.Farm
         reports ``credit_used: 0`` then). Returns the answer and the USER facts after it."""
@@ -177,8 +177,8 @@ class FarmService:
             used -= 1
         return answer, FarmUser(secret, key.name, key.email, key.daily_limit, used)
 
-    def _single_geocoder(self) -> executor.BatchGeocoder:
+    def _single_geocoder(self) -> worker.BatchGeocoder:
         with self._opening:
             if self._geocoder is None:
-                self._geocoder = executor.open_geocoder(self.settings.index_dir)
+                self._geocoder = worker.open_geocoder(self.settings.index_dir)
             return self._geocoder

@@ -9,8 +9,7 @@ codec, and renders the CLI's output.
 
 from __future__ import annotations
 
-from geobatch.formats.batch import BatchRow, Outcome
-from geobatch.model import Answer
+from geobatch.batch.rowtask import stored_row_outcome
 
 BING = "bing"
 FARM = "farm"
@@ -19,7 +18,4 @@ CSV = "csv"
 # Kinds charged in full at submission: processing their rows must not count usage again.
 PREPAID_KINDS = frozenset({FARM})
 
-
-def stored_row_outcome(row: BatchRow, answer: Answer) -> Outcome:
-    """The outcome of a row of a job without a codec: succeeded when it has a result."""
-    return "succeeded" if row.fault is None and answer.best is not None else "failed"
+__all__ = ["BING", "FARM", "PREPAID_KINDS", "stored_row_outcome"]

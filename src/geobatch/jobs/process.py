@@ -10,7 +10,7 @@ copy a held lock into the child). The server wakes it when a job is created and 
 shutdown through two ``multiprocessing`` events. Exactly one runner works on a data directory:
 
 - the child dies with the server: on Linux the kernel kills it when the server dies, even by
-  SIGKILL (:mod:`geobatch.jobs.lifeline`), and its pool's workers die with it in turn (the
+  SIGKILL (:mod:`geobatch.batch.lifeline`), and its pool's workers die with it in turn (the
   child runs no other thread, so the pool is forked from it); elsewhere it stops once it sees
   it was orphaned;
 - it holds an exclusive lock on ``runner.lock`` while it works, and a second runner (a restarted
@@ -40,11 +40,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from geobatch.batch.lifeline import die_with_parent, parent_is_alive
 from geobatch.config import Settings
 from geobatch.formats.batch import BatchCodec
-from geobatch.jobs.lifeline import die_with_parent, parent_is_alive
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.runner import ExecutorFactory, Flag, JobRunner
+from geobatch.jobs.steps import ProcessSteps
 from geobatch.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ RESTART_SECONDS = 5.0  # the least time between two starts of a runner that keep
 @dataclass(frozen=True, slots=True)
 class _ChildArgs:
     """Everything the child needs, pickled to it (``executor_factory`` must be picklable: a
-    top-level function, or None for the local pool of ``settings.workers`` processes)."""
+    top-level function, or None for ``settings.cluster``, else the local pool of
+    ``settings.workers`` processes)."""
 
     settings: Settings
     codecs: Mapping[str, BatchCodec]
@@ -193,6 +195,7 @@ def _child_main(args: _ChildArgs, wake: Flag, stopping: Flag) -> None:
             args.executor_factory,
             wake=wake,
             stopping=stopping,
+            steps=ProcessSteps(args.settings, args.log_level),
         )
         try:
             runner.run_forever()

@@ -1,59 +1,66 @@
-"""The background job processor: decode each upload once into stored rows, geocode the rows in
-chunks, and sweep expired results.
+"""The background job processor: several jobs at once, shared fairly between keys.
 
-Both phases resume after a crash. Decoding stores rows with INSERT OR IGNORE on (job, seq), so a
-re-run of an interrupted decode stores nothing twice; geocoding picks up the rows that have no
-answer yet, and each chunk's answers and counts are committed together. A file that cannot be
-read at all aborts its job with the reason and keeps no rows: never a silently partial result.
+Each job goes through three steps: its upload is decoded into stored rows (in a process of its
+own, with a time limit: :mod:`geobatch.jobs.steps`), its rows are geocoded as tasks on the
+executor (local worker processes or a Dask cluster: :mod:`geobatch.batch`), and it is finished
+(result files rendered, then Completed; also a step). The runner itself only schedules: it
+reads blocks of unanswered rows from the store as JSON text, hands them to the executor, and
+writes the records that come back. Tasks are taken from the keys with work in turn, one block
+at a time, so a key's 200,000-row job does not hold another key's 10-row batch, and a job
+whose upload is still being decoded holds nobody.
 
-Jobs run one at a time, oldest first; the parallelism is inside a job (the executor's pool).
-The server runs the runner in a process of its own (:mod:`geobatch.jobs.process`); tests call
-:meth:`JobRunner.run_once` inline.
+The store stays the one record of what is done. Each block's answers, the job's counts and
+the key's usage are committed together, and a row already answered is never counted again; a
+task lost with its worker, or a runner killed mid-job, costs that block a second run, never a
+lost or doubled row. A job whose tasks keep failing (the cluster is gone) is tried again with
+a growing pause, then aborted with the reason.
+
+:meth:`JobRunner.run_once` processes the jobs active when called (tests); the server runs
+:meth:`JobRunner.run_forever` in a process of its own (:mod:`geobatch.jobs.process`).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import sqlite3
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from types import TracebackType
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Protocol
 
+from geobatch.batch.executors import Executor, ExecutorLost, open_executor
+from geobatch.batch.rowtask import RowRecord, RowsSpec, answer_rows, stored_row_outcome
+from geobatch.batch.worker import IndexLocation
 from geobatch.config import Settings
-from geobatch.errors import InputError
-from geobatch.formats.batch import BatchCodec, BatchRow, Outcome
-from geobatch.jobs.executor import Kind, LocalExecutor, Request, chunked
+from geobatch.errors import GeobatchError
+from geobatch.formats.batch import BatchCodec
 from geobatch.jobs.keys import usage_day
-from geobatch.jobs.kinds import PREPAID_KINDS, stored_row_outcome
+from geobatch.jobs.kinds import PREPAID_KINDS
 from geobatch.jobs.paths import DataPaths
-from geobatch.jobs.results import render_result
-from geobatch.jobs.store import Job, JobStore, RowAnswer
-from geobatch.model import Answer, GeocodeRequest, ResultStatus, ReverseRequest
+from geobatch.jobs.steps import InlineSteps, StepEnd, Steps, TooManyEntities, abort_job
+from geobatch.jobs.store import ACTIVE, Job, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
 
+__all__ = ["MAX_JOB_ATTEMPTS", "MAX_RUNNER_DEATHS", "JobRunner", "TooManyEntities"]
+
 DAY = 86_400.0
 RETRY_SECONDS = 10.0  # after an unexpected error (index unusable, disk full) try again later
-
-
-class ChunkExecutor(Protocol):
-    """What the runner needs of an executor (:class:`LocalExecutor` fits)."""
-
-    def __enter__(self) -> ChunkExecutor: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
-
-    def map_chunks(
-        self, kind: Kind, chunks: Iterable[list[Request]]
-    ) -> Generator[list[Answer], None, None]: ...
+REFRESH_SECONDS = 1.0  # how often the store is read for new jobs while working
+CHECK_SECONDS = 1.0  # how often, while waiting for tasks, the executor is checked
+WAIT_SECONDS = 0.05  # the longest the loop sleeps while tasks or steps run
+# A job failing this many times in a row on the server's side (its file unreadable, the disk
+# full, its tasks lost with the cluster) is aborted; between tries the pause doubles from this.
+MAX_JOB_ATTEMPTS = 5
+BACKOFF_SECONDS = 1.0
+# A job during which the runner process died this many times (killed for memory, crashed) is
+# aborted: its server restarts the runner, which would otherwise take the same job up again,
+# for ever, and the jobs queued behind it would never run. Counted in the store, so it holds
+# across runner and server restarts.
+MAX_RUNNER_DEATHS = 3
 
 
 class Flag(Protocol):
@@ -69,28 +76,38 @@ class Flag(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
 
 
-ExecutorFactory = Callable[[], ChunkExecutor]
-OutcomeOf = Callable[[BatchRow, Answer], Outcome]
+ExecutorFactory = Callable[[], Executor]
 
 
-def local_executor_factory(settings: Settings) -> ExecutorFactory:
-    def factory() -> ChunkExecutor:
-        return LocalExecutor(settings.index_dir, settings.workers)
+def default_executor_factory(settings: Settings) -> ExecutorFactory:
+    def factory() -> Executor:
+        return open_executor(settings.workers, settings.cluster, nice=True)
 
     return factory
 
 
-class TooManyEntities(InputError):
-    pass
+@dataclass
+class _Active:
+    """A job the runner has taken up."""
+
+    job: Job
+    codec: BatchCodec | None
+    decoding: bool = False
+    finishing: bool = False
+    cursor: int = -1  # the last seq handed to a task
+    exhausted: bool = False  # no unanswered row after the cursor when last looked
+    in_flight: int = 0
+
+    @property
+    def geocodable(self) -> bool:
+        return self.job.decoded and not self.finishing
 
 
-# A job failing this many times in a row on the server's side is aborted.
-MAX_JOB_ATTEMPTS = 5
-# A job during which the runner process died this many times (killed for memory, crashed) is
-# aborted: its server restarts the runner, which would otherwise take the same job up again,
-# for ever, and the jobs queued behind it would never run. Counted in the store, so it holds
-# across runner and server restarts.
-MAX_RUNNER_DEATHS = 3
+@dataclass
+class _Task:
+    job_id: str
+    first: int
+    last: int
 
 
 class JobRunner:
@@ -99,6 +116,7 @@ class JobRunner:
 
     ``wake`` and ``stopping`` are the events :meth:`wake` and :meth:`stop` set; pass
     ``multiprocessing`` events to wake and stop a runner working in another process.
+    ``steps`` runs decoding and finishing (default: inline, no time limit).
     """
 
     def __init__(
@@ -111,19 +129,30 @@ class JobRunner:
         *,
         wake: Flag | None = None,
         stopping: Flag | None = None,
+        steps: Steps | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.paths = DataPaths(settings.data_dir).create()
         self.codecs = codecs
-        self.executor_factory = executor_factory or local_executor_factory(settings)
+        self.executor_factory = executor_factory or default_executor_factory(settings)
         self.clock = clock
+        self.steps = steps or InlineSteps(store, settings, clock)
         self._wake: Flag = threading.Event() if wake is None else wake
         self._stopping: Flag = threading.Event() if stopping is None else stopping
         self._thread: threading.Thread | None = None
-        self._executor: ChunkExecutor | None = None
+        self._executor: Executor | None = None
+        self._executor_retry = 0.0
+        self._last_check = 0.0
         self._last_sweep = 0.0
-        self._failures: dict[str, int] = {}  # job id → consecutive server-side failures
+        self._last_refresh = -REFRESH_SECONDS
+        self._active: dict[str, _Active] = {}
+        self._in_flight: dict[Future[list[RowRecord]], _Task] = {}
+        self._last_key: int | None = None  # the key served last, for taking turns
+        self._rows_spec: dict[str, RowsSpec] = {}
+        # Kept across take-ups of a job (run_once drops the jobs it leaves waiting).
+        self._failures: dict[str, int] = {}  # consecutive failures on the server's side
+        self._retry_at: dict[str, float] = {}  # monotonic time before which a job waits
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -136,7 +165,7 @@ class JobRunner:
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the chunk in hand and stop; an unfinished job resumes at the next start."""
+        """Finish the tasks in hand and stop; an unfinished job resumes at the next start."""
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
@@ -145,206 +174,369 @@ class JobRunner:
         self.close()
 
     def close(self) -> None:
-        """Shut the executor's pool down (after :meth:`run_forever` has returned)."""
+        """End running steps and shut the executor down (after :meth:`run_forever` returned)."""
+        self.steps.stop()
         self._close_executor()
+        for active in list(self._active.values()):
+            self._drop(active)
 
     def run_forever(self) -> None:
         """Work until stopped: jobs as they come (woken by :meth:`wake`), the sweep when due."""
         while not self._stopping.is_set():
             try:
                 self.sweep_if_due()
-                worked = self.run_once()
+                busy = self._cycle()
             except Exception:
                 log.exception("job runner error; retrying in %.0f s", RETRY_SECONDS)
+                self._reset()
                 self._wake.wait(RETRY_SECONDS)
                 self._wake.clear()
                 continue
-            if not worked:
-                self._wake.wait(min(self.settings.sweep_seconds, 60.0))
-                self._wake.clear()
+            if not busy:
+                self._wake.wait(self._idle_seconds())
+        self._drain()
 
-    def _executor_open(self) -> ChunkExecutor:
-        # Opened on first need and kept: each worker loads the index once, not once per job.
+    def _idle_seconds(self) -> float:
+        """How long to sleep with nothing to do: until the next job's retry, at most a minute."""
+        longest = min(self.settings.sweep_seconds, 60.0)
+        waiting = [self._retry_at[j] for j in self._active if j in self._retry_at]
+        if not waiting:
+            return longest
+        return max(0.05, min(longest, min(waiting) - time.monotonic()))
+
+    def run_once(self) -> bool:
+        """Process the active jobs until each is done or waits for a retry; False when there
+        was none. (A job that keeps failing on the server's side is aborted after
+        :data:`MAX_JOB_ATTEMPTS` calls.)"""
+        if not self.store.active_jobs():
+            return False
+        self._last_refresh = -REFRESH_SECONDS
+        self._retry_at.clear()  # a call is a try: the pauses are for run_forever
+        self._executor_retry = 0.0
+        try:
+            while not self._stopping.is_set() and self._cycle(once=True):
+                pass
+        finally:
+            self._drain()
+        return True
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _cycle(self, once: bool = False) -> bool:
+        """One turn: take up new jobs, run steps, feed tasks, store answers. False when idle
+        (``once``: when nothing is left to do without waiting for a retry)."""
+        now = time.monotonic()
+        if self._wake.is_set() or now - self._last_refresh >= REFRESH_SECONDS:
+            self._wake.clear()
+            self._refresh(once)
+        for end in self.steps.ended():
+            self._step_ended(end)
+        self._start_steps(now)
+        self._feed(now)
+        self._collect(timeout=WAIT_SECONDS if self._in_flight else 0)
+        if not self._in_flight and self._steps_running() and not self._stopping.is_set():
+            self._stopping.wait(WAIT_SECONDS)
+        ready = [a for a in self._active.values() if self._ready(a, time.monotonic())]
+        if once:
+            if not ready:
+                for active in list(self._active.values()):
+                    self._drop(active)  # waiting for a retry: the next call tries again
+            return bool(self._active)
+        return bool(self._in_flight or self._steps_running() or ready)
+
+    def _ready(self, active: _Active, now: float) -> bool:
+        return self._retry_at.get(active.job.id, 0.0) <= now
+
+    def _steps_running(self) -> bool:
+        return bool(self.steps.running("decode") or self.steps.running("finish"))
+
+    def _refresh(self, once: bool) -> None:
+        """Take up active jobs not yet held; forget held ones that are no longer active."""
+        self._last_refresh = time.monotonic()
+        jobs = {job.id: job for job in self.store.active_jobs()}
+        for job_id, active in list(self._active.items()):
+            if job_id not in jobs and not active.in_flight:
+                self._drop(active)
+        for job_id, job in jobs.items():
+            if job_id in self._active:
+                continue
+            deaths = self.store.enter_job(job_id)
+            active = _Active(job, self.codecs.get(job.kind))
+            self._active[job_id] = active
+            if deaths >= MAX_RUNNER_DEATHS:
+                self._abort(
+                    active,
+                    f"the job runner stopped {deaths} times while working on this job (out of "
+                    "memory, or a crash); it is not tried again: split it into smaller jobs, or "
+                    "tell the server's operator",
+                )
+            elif active.codec is None and not job.decoded:
+                self._abort(active, f"this server has no codec for {job.kind!r} jobs")
+            elif job.decoded and job.status is JobStatus.PENDING:
+                self.store.start_processing(job_id)  # a job stored decoded (a Farm batch)
+
+    def _drop(self, active: _Active) -> None:
+        self._active.pop(active.job.id, None)
+        self._rows_spec.pop(active.job.id, None)
+        try:
+            self.store.leave_job(active.job.id)
+        except sqlite3.Error:
+            log.exception("job %s: could not record that the runner left it", active.job.id)
+
+    def _abort(self, active: _Active, message: str) -> None:
+        abort_job(self.store, self.settings, active.job.id, message, self.clock())
+        self._failures.pop(active.job.id, None)
+        self._retry_at.pop(active.job.id, None)
+        if not active.in_flight:
+            self._drop(active)
+
+    def _trouble(self, active: _Active, message: str) -> None:
+        """A failure on the server's side: pause the job, abort it after too many in a row."""
+        job_id = active.job.id
+        failures = self._failures[job_id] = self._failures.get(job_id, 0) + 1
+        log.error(
+            "job %s failed (attempt %d of %d): %s", job_id, failures, MAX_JOB_ATTEMPTS, message
+        )
+        if failures >= MAX_JOB_ATTEMPTS:
+            self._abort(active, f"the server could not process this job: {message}")
+            return
+        self._retry_at[job_id] = time.monotonic() + BACKOFF_SECONDS * 2 ** (failures - 1)
+        active.exhausted = False
+        active.cursor = -1  # rows of lost tasks are read again
+
+    # --- steps -------------------------------------------------------------------------------
+
+    def _start_steps(self, now: float) -> None:
+        if self._stopping.is_set():
+            return
+        for active in self._turns():
+            if not self._ready(active, now) or active.decoding or active.finishing:
+                continue
+            job = active.job
+            if not job.decoded:
+                if self.steps.running("decode") >= self.settings.decoders:
+                    continue
+                active.decoding = True
+                self._run_step(active, "decode")
+            elif active.exhausted and not active.in_flight:
+                try:
+                    left = self.store.count_unanswered(job.id)
+                except (sqlite3.Error, OSError) as exc:
+                    self._trouble(active, str(exc))
+                    continue
+                if left == 0:
+                    active.finishing = True
+                    self._run_step(active, "finish")
+                else:
+                    active.exhausted, active.cursor = False, -1  # a lost task's rows
+
+    def _run_step(self, active: _Active, kind: str) -> None:
+        try:
+            if kind == "decode":
+                self.steps.start("decode", active.job, active.codec)
+            else:
+                self.steps.start("finish", active.job, active.codec)
+        except (sqlite3.Error, OSError) as exc:
+            active.decoding = active.finishing = False
+            self._trouble(active, str(exc))
+
+    def _step_ended(self, end: StepEnd) -> None:
+        active = self._active.get(end.job_id)
+        if active is None:
+            return
+        if end.kind == "decode":
+            active.decoding = False
+        else:
+            active.finishing = False
+        if end.fatal is not None:
+            if end.kind == "finish":
+                # The rows are all answered: complete it; downloads render the files.
+                now = self.clock()
+                self.store.complete(end.job_id, now, now + self.settings.retention_days * DAY)
+                self._drop(active)
+            else:
+                self._abort(active, end.fatal)
+            return
+        if end.trouble is not None:
+            self._trouble(active, end.trouble)
+            return
+        self._failures.pop(end.job_id, None)
+        job = self.store.get_job(end.job_id)
+        if job is None or job.status not in ACTIVE:
+            self._drop(active)  # completed, or aborted by the step with its reason
+            return
+        active.job = job
+        if job.decoded:
+            self.store.start_processing(job.id)
+
+    # --- tasks -------------------------------------------------------------------------------
+
+    def _turns(self) -> list[_Active]:
+        """Held jobs in the order they take turns: the key after the last one served first;
+        each key's jobs oldest first."""
+        keys = sorted({a.job.key_id for a in self._active.values()})
+        if self._last_key is not None:
+            later = [k for k in keys if k > self._last_key]
+            keys = later + [k for k in keys if k <= self._last_key]
+        order = {key: n for n, key in enumerate(keys)}
+        return sorted(
+            self._active.values(), key=lambda a: (order[a.job.key_id], a.job.created, a.job.id)
+        )
+
+    def _executor_open(self) -> Executor | None:
         if self._executor is None:
-            self._executor = self.executor_factory().__enter__()
+            if time.monotonic() < self._executor_retry:
+                for active in self._active.values():  # they wait with the executor
+                    if active.geocodable:
+                        self._retry_at[active.job.id] = max(
+                            self._retry_at.get(active.job.id, 0.0), self._executor_retry
+                        )
+                return None
+            try:
+                self._executor = self.executor_factory().__enter__()
+            except GeobatchError as exc:
+                self._executor_retry = time.monotonic() + BACKOFF_SECONDS
+                for active in list(self._active.values()):
+                    if active.geocodable and self._ready(active, time.monotonic()):
+                        self._trouble(active, str(exc))
+                return None
         return self._executor
 
     def _close_executor(self) -> None:
         if self._executor is not None:
             executor, self._executor = self._executor, None
-            executor.__exit__(None, None, None)
-
-    # --- work --------------------------------------------------------------------------------
-
-    def run_once(self) -> bool:
-        """Process every active job (oldest first); False when there was none.
-
-        A job that keeps failing on the server's side (its file unreadable, the disk full) is
-        retried a few times, then aborted with the reason: it must not hold up the jobs queued
-        behind it forever.
-        """
-        jobs = self.store.active_jobs()
-        for job in jobs:
-            if self._stopping.is_set():
-                break
             try:
-                self.process(job)
-            except (sqlite3.Error, OSError) as exc:
-                tries = self._failures.get(job.id, 0) + 1
-                self._failures[job.id] = tries
-                log.exception("job %s failed (attempt %d of %d)", job.id, tries, MAX_JOB_ATTEMPTS)
-                if tries >= MAX_JOB_ATTEMPTS:
-                    self._failures.pop(job.id, None)
-                    self._abort(job, f"the server could not process this job: {exc}")
-        return bool(jobs)
-
-    def process(self, job: Job) -> None:
-        """Decode the job's file if it has one (by its kind's codec), then geocode its rows.
-
-        A job created with its rows already stored (a Geocode.Farm batch) needs no codec.
-        An attempt that never returns here (the process died) is counted in the store.
-        """
-        deaths = self.store.enter_job(job.id)
-        if deaths >= MAX_RUNNER_DEATHS:
-            self._abort(
-                job,
-                f"the job runner stopped {deaths} times while working on this job (out of "
-                "memory, or a crash); it is not tried again: split it into smaller jobs, or "
-                "tell the server's operator",
-            )
-            self.store.leave_job(job.id)
-            return
-        try:
-            self._process(job)
-        finally:
-            self.store.leave_job(job.id)
-
-    def _process(self, job: Job) -> None:
-        codec = self.codecs.get(job.kind)
-        if codec is None and not job.decoded:
-            self._abort(job, f"this server has no codec for {job.kind!r} jobs")
-            return
-        if not job.decoded and codec is not None and not self._decode(job, codec):
-            return
-        self.store.start_processing(job.id)
-        job = self.store.get_job(job.id) or job
-        self._geocode(job, stored_row_outcome if codec is None else codec.outcome)
-        if self._stopping.is_set() or self.store.count_unanswered(job.id) != 0:
-            return
-        if codec is not None and not self._render_results(job.id, codec):
-            return
-        now = self.clock()
-        self.store.complete(job.id, now, now + self.settings.retention_days * DAY)
-        log.info("job %s completed", job.id)
-
-    def _render_results(self, job_id: str, codec: BatchCodec) -> bool:
-        """Write the finished job's result files, so its downloads stream ready files; False
-        when stopping (the job completes after the restart).
-
-        A file that cannot be written now (the disk full) is left out: the download renders
-        it on request, as it would any missing file, rather than the job failing.
-        """
-        job = self.store.get_job(job_id)
-        if job is None:
-            return False
-        counts: tuple[tuple[Outcome, int], ...] = (
-            ("succeeded", job.succeeded),
-            ("failed", job.failed),
-        )
-        for outcome, count in counts:
-            if self._stopping.is_set():
-                return False
-            if count == 0:
-                continue
-            try:
-                render_result(
-                    self.store, codec, job, outcome, self.paths.result_file(job.id, outcome)
-                )
+                executor.__exit__(None, None, None)
             except Exception:
-                log.exception("job %s: the %s file could not be written now", job.id, outcome)
-        return True
+                log.exception("closing the executor failed")
 
-    def _abort(self, job: Job, message: str) -> None:
-        now = self.clock()
-        self.store.abort(job.id, message, now, now + self.settings.retention_days * DAY)
-        self.paths.remove_job_files(job.id)
-        log.info("job %s aborted: %s", job.id, message)
-
-    def _decode(self, job: Job, codec: BatchCodec) -> bool:
-        """Store every row of the upload; True when done, False when aborted or stopping."""
-        upload = self.paths.upload(job.id)
-        limit = self.settings.limits.max_entities
-        try:
-            with upload.open("rb") as stream:
-                batch = codec.decode(stream, job.input_format)
-                self.store.start_decode(job.id, batch.header)
-                for rows in chunked(batch.rows(), self.settings.chunk_size):
-                    if rows[-1].seq >= limit:
-                        raise TooManyEntities(
-                            f"the upload has more than {limit:,} entities, the most one job "
-                            "may hold; split it into smaller jobs"
-                        )
-                    self.store.add_rows(job.id, rows)
-                    if self._stopping.is_set():
-                        return False
-        except FileNotFoundError:
-            self._abort(job, "the uploaded data was lost before it could be read; upload again")
-            return False
-        except InputError as exc:
-            self._abort(job, str(exc))
-            return False
-        except UnicodeDecodeError as exc:
-            self._abort(job, f"the upload is not UTF-8 text ({exc.reason} at byte {exc.start})")
-            return False
-        except (sqlite3.Error, OSError):
-            raise  # the server's trouble, not the file's: retried later
-        except Exception as exc:
-            # Anything else raised while reading the user's file (a parser's own error, an XML
-            # bomb refused by defusedxml) is about that file: abort rather than retry forever.
-            log.exception("job %s: the codec failed on the upload", job.id)
-            self._abort(job, f"the upload could not be read: {str(exc) or type(exc).__name__}")
-            return False
-        total = self.store.finish_decode(job.id)
-        if total == 0:
-            self._abort(job, "the upload holds no entities")
-            return False
-        upload.unlink(missing_ok=True)  # every row is in the store now
-        return True
-
-    def _geocode(self, job: Job, outcome_of: OutcomeOf) -> None:
+    def _feed(self, now: float) -> None:
+        """Hand blocks of rows to the executor, one key after another, up to its window."""
+        if self._stopping.is_set():
+            return
+        wanting = [
+            a for a in self._turns() if a.geocodable and not a.exhausted and self._ready(a, now)
+        ]
+        if not wanting:
+            return
         executor = self._executor_open()
-        in_flight: deque[list[BatchRow]] = deque()
+        if executor is None:
+            return
+        window = 2 * executor.slots
+        while wanting and len(self._in_flight) < window:
+            served: set[int] = set()
+            for active in list(wanting):
+                if len(self._in_flight) >= window:
+                    break
+                if active.job.key_id in served:
+                    continue  # one block per key per round
+                if not self._submit(executor, active):
+                    wanting.remove(active)
+                    continue
+                served.add(active.job.key_id)
+                self._last_key = active.job.key_id
+            if not served:
+                break
 
-        def forward_parts() -> Iterator[list[Request]]:
-            after = -1
-            while not self._stopping.is_set():
-                rows = self.store.unanswered_rows(job.id, after, self.settings.chunk_size)
-                if not rows:
-                    return
-                after = rows[-1].seq
-                in_flight.append(rows)
-                yield [
-                    r.request for r in rows if r.request is not None and _wants(r, GeocodeRequest)
-                ]
+    def _submit(self, executor: Executor, active: _Active) -> bool:
+        """Send the job's next block; False when it has none (or could not be sent)."""
+        try:
+            rows = self.store.unanswered_raw(active.job.id, active.cursor, self.settings.chunk_size)
+        except (sqlite3.Error, OSError) as exc:
+            self._trouble(active, str(exc))
+            return False
+        if not rows:
+            active.exhausted = True
+            return False
+        try:
+            future = executor.submit(answer_rows, self._spec(active), rows)
+        except ExecutorLost as exc:
+            self._close_executor()
+            self._trouble(active, str(exc))
+            return False
+        active.cursor = rows[-1][0]
+        active.in_flight += 1
+        self._in_flight[future] = _Task(active.job.id, rows[0][0], rows[-1][0])
+        return True
 
-        for forward in executor.map_chunks("forward", forward_parts()):
-            rows = in_flight.popleft()
-            reverse_requests: list[Request] = [
-                r.request for r in rows if _wants(r, ReverseRequest) and r.request is not None
-            ]
-            reverse: list[Answer] = []
-            if reverse_requests:
-                # Reverse geocoding is vectorised and quick: one call per chunk is enough.
-                reverse = next(iter(executor.map_chunks("reverse", [reverse_requests])))
-            answers = _merge(rows, forward, reverse)
-            self.store.store_answers(
-                job,
-                (
-                    RowAnswer(row.seq, answer, outcome_of(row, answer))
-                    for row, answer in zip(rows, answers, strict=True)
-                ),
-                None if job.kind in PREPAID_KINDS else usage_day(self.clock()),
-            )
+    def _spec(self, active: _Active) -> RowsSpec:
+        spec = self._rows_spec.get(active.job.id)
+        if spec is None:
+            outcome = stored_row_outcome if active.codec is None else active.codec.outcome
+            spec = RowsSpec(IndexLocation(self.settings.index_dir), outcome)
+            self._rows_spec[active.job.id] = spec
+        return spec
+
+    def _collect(self, timeout: float) -> None:
+        """Store the answers of the tasks that are done (waiting up to ``timeout`` for one)."""
+        if not self._in_flight:
+            return
+        done, _ = concurrent.futures.wait(
+            list(self._in_flight), timeout=timeout, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        if not done:
+            self._check_executor()
+            return
+        for future in done:
+            task = self._in_flight.pop(future)
+            active = self._active.get(task.job_id)
+            if active is None:
+                continue
+            active.in_flight -= 1
+            try:
+                records = future.result()
+            except Exception as exc:
+                reason = str(exc) or type(exc).__name__
+                self._trouble(active, f"geocoding rows {task.first}-{task.last} failed: {reason}")
+                continue
+            job = active.job
+            day = None if job.kind in PREPAID_KINDS else usage_day(self.clock())
+            try:
+                self.store.store_records(job, records, day)
+            except (sqlite3.Error, OSError) as exc:
+                self._trouble(active, str(exc))  # the rows stay unanswered: sent again
+                continue
+            self._failures.pop(job.id, None)
+
+    def _check_executor(self) -> None:
+        """Now and then: when the executor is lost, its tasks will never come back; count them
+        as failed and let the executor be opened again."""
+        now = time.monotonic()
+        if self._executor is None or now - self._last_check < CHECK_SECONDS:
+            return
+        self._last_check = now
+        try:
+            self._executor.check()
+        except ExecutorLost as exc:
+            log.error("%s; the tasks in flight are sent again", exc)
+            self._close_executor()
+            for future in list(self._in_flight):
+                future.cancel()
+                task = self._in_flight.pop(future)
+                active = self._active.get(task.job_id)
+                if active is not None:
+                    active.in_flight -= 1
+                    self._trouble(active, str(exc))
+
+    def _drain(self) -> None:
+        """Store what the tasks in hand bring back (stopping, or the end of run_once)."""
+        deadline = time.monotonic() + 20.0
+        while self._in_flight and time.monotonic() < deadline:
+            self._collect(timeout=0.5)
+        for future in list(self._in_flight):
+            future.cancel()
+            task = self._in_flight.pop(future)
+            active = self._active.get(task.job_id)
+            if active is not None:
+                active.in_flight -= 1
+                active.cursor, active.exhausted = -1, False
+
+    def _reset(self) -> None:
+        """After an unexpected error: forget the tasks in hand and the executor."""
+        self._drain()
+        self._close_executor()
+        for active in list(self._active.values()):
+            active.cursor, active.exhausted = -1, False
 
     # --- retention ---------------------------------------------------------------------------
 
@@ -363,22 +555,3 @@ class JobRunner:
             log.info("job %s: results expired and deleted", job_id)
         self.store.forget_jobs(now - self.settings.list_days * DAY)
         return len(expired)
-
-
-def _wants(row: BatchRow, kind: type[GeocodeRequest] | type[ReverseRequest]) -> bool:
-    return row.fault is None and isinstance(row.request, kind)
-
-
-def _merge(rows: list[BatchRow], forward: list[Answer], reverse: list[Answer]) -> list[Answer]:
-    """Answers in row order: geocoded ones from each kind's list, faults as Failed."""
-    forward_iter, reverse_iter = iter(forward), iter(reverse)
-    answers = []
-    for row in rows:
-        if _wants(row, GeocodeRequest):
-            answers.append(next(forward_iter))
-        elif _wants(row, ReverseRequest):
-            answers.append(next(reverse_iter))
-        else:
-            reason = row.fault or "the entity holds no request"
-            answers.append(Answer(status=ResultStatus.FAILED, reason=reason))
-    return answers

@@ -483,30 +483,51 @@ class JobStore:
         )
         return int(rows[0]["n"])
 
+    def unanswered_raw(self, job_id: str, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` unanswered rows after ``after_seq`` as (seq, the row's JSON), in order:
+        what a geocoding task takes, without decoding it here."""
+        rows = self._read(
+            "SELECT seq, row FROM job_rows WHERE job_id = ? AND seq > ? AND answer IS NULL"
+            " ORDER BY seq LIMIT ?",
+            (job_id, after_seq, limit),
+        )
+        return [(int(row["seq"]), str(row["row"])) for row in rows]
+
     def store_answers(
         self, job: Job, answers: Iterable[RowAnswer], usage_day: str | None
     ) -> tuple[int, int]:
-        """Store a chunk's answers and advance the counts and the key's usage, all at once.
+        """:meth:`store_records` for answers as values."""
+        records = (
+            (item.seq, _dumps(answer_to_dict(item.answer)), item.outcome) for item in answers
+        )
+        return self.store_records(job, records, usage_day)
 
-        Rows that already have an answer are left alone, so a chunk stored twice counts once.
-        ``usage_day`` None: the job was paid for when it was created, so usage is not counted.
-        Returns (processed, failed) added by this call.
+    def store_records(
+        self, job: Job, records: Iterable[tuple[int, str, Outcome]], usage_day: str | None
+    ) -> tuple[int, int]:
+        """Store a chunk's answers (seq, answer JSON, outcome) and advance the counts and the
+        key's usage, all at once.
+
+        Rows that already have an answer are left alone, so a chunk stored twice (a task run
+        again after its worker was lost) counts once. ``usage_day`` None: the job was paid for
+        when it was created, so usage is not counted. Returns (processed, failed) added.
         """
         processed = failed = 0
         with self.transaction() as con:
-            for item in answers:
+            for seq, answer, outcome in records:
                 cursor = con.execute(
                     "UPDATE job_rows SET answer = ?, outcome = ?"
                     " WHERE job_id = ? AND seq = ? AND answer IS NULL",
-                    (_dumps(answer_to_dict(item.answer)), item.outcome, job.id, item.seq),
+                    (answer, outcome, job.id, seq),
                 )
                 if cursor.rowcount:
                     processed += 1
-                    failed += item.outcome == "failed"
-            con.execute(
-                "UPDATE jobs SET processed = processed + ?, failed = failed + ? WHERE id = ?",
-                (processed, failed, job.id),
-            )
+                    failed += outcome == "failed"
+            if processed:
+                con.execute(
+                    "UPDATE jobs SET processed = processed + ?, failed = failed + ? WHERE id = ?",
+                    (processed, failed, job.id),
+                )
             if usage_day is not None:
                 _add_usage(con, job.key_id, usage_day, processed)
         return processed, failed
