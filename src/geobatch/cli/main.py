@@ -585,6 +585,13 @@ def _data_dir_option(func: click.decorators.FC) -> click.decorators.FC:
     default=None,
     help="Geocoding worker processes (default: $GEOBATCH_WORKERS, else the CPU count).",
 )
+@click.option(
+    "--open-access",
+    is_flag=True,
+    default=None,
+    help="Answer single requests (Bing Locations, Nominatim) without a key, limited per "
+    "client address ($GEOBATCH_OPEN_RATE a second). Default: $GEOBATCH_OPEN_ACCESS, else off.",
+)
 @_index_option("Index directory (overrides the global --index).")
 @_data_dir_option
 @click.pass_obj
@@ -593,6 +600,7 @@ def serve_command(
     host: str,
     port: int,
     workers: int | None,
+    open_access: bool | None,
     index_dir: Path | None,
     data_dir: Path | None,
 ) -> None:
@@ -622,6 +630,7 @@ def serve_command(
         index_dir=state.index_dir(index_dir),
         data_dir=data_dir or state.settings.data_dir,
         workers=workers or state.settings.workers,
+        open_access=open_access or state.settings.open_access,
     )
     _ensure_builtin(settings.index_dir)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # the job runner logs alike
