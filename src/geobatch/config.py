@@ -90,6 +90,9 @@ class Settings:
     open_access: bool = False
     open_rate: float = 1.0
     open_burst: int = 10
+    # Load the index for single requests when the server starts (in the background), so the
+    # first request does not wait seconds for it.
+    preload: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -296,6 +299,7 @@ OPTIONS: tuple[Option, ...] = (
         _number(0, above=True),
         "keyless requests per second per client address",
     ),
+    Option("preload", "GEOBATCH_PRELOAD", _flag, "load the index when the server starts"),
     Option(
         "open_burst",
         "GEOBATCH_OPEN_BURST",

@@ -5,6 +5,9 @@ into results or an error."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 
 from starlette.requests import Request
 
@@ -52,3 +55,19 @@ def results_of(answer: Answer) -> list[GeocodeResult]:
             raise EngineFailed(answer.reason)
         return []
     return list(answer.results)
+
+
+def preload(open_geocoder: Callable[[], object]) -> None:
+    """Open the single-request geocoder in a background thread (the server starts at once; a
+    request arriving meanwhile waits for the same load instead of starting another)."""
+
+    def load() -> None:
+        started = time.perf_counter()
+        try:
+            open_geocoder()
+        except Exception as exc:  # the requests will report it; the server keeps running
+            log.warning("could not load the index for single requests: %s", exc)
+            return
+        log.info("index loaded for single requests in %.1f s", time.perf_counter() - started)
+
+    threading.Thread(target=load, name="geobatch-preload", daemon=True).start()

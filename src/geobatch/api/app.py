@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geobatch import __version__
 from geobatch.api import bing, farm, locations, nominatim, ops
+from geobatch.api.access import preload
 from geobatch.api.params import output_format_or_json
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
@@ -178,6 +179,8 @@ def create_app(
         # One geocoder for every single-request API: the index is loaded once per server.
         app.state.single = SingleService(store, settings, farm_service._single_geocoder)
         app.state.runner_alive = runner.is_alive
+        if settings.preload:
+            preload(farm_service._single_geocoder)
         logging.getLogger("uvicorn.access").addFilter(RedactKeys())
         runner.start()
         supervisor = asyncio.create_task(_supervise(runner))
