@@ -180,7 +180,7 @@ def create_app(
         app.state.single = SingleService(store, settings, farm_service._single_geocoder)
         app.state.runner_alive = runner.is_alive
         if settings.preload:
-            preload(farm_service._single_geocoder)
+            preload(app.state.single.geocoder)
         logging.getLogger("uvicorn.access").addFilter(RedactKeys())
         runner.start()
         supervisor = asyncio.create_task(_supervise(runner))

@@ -15,12 +15,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from geobatch.api import openapi
-from geobatch.api.access import EngineFailed, admit, results_of, single_service
+from geobatch.api.access import EngineFailed, admit, results_of, run, single_service
 from geobatch.api.bing import trace_id
 from geobatch.errors import InputError
 from geobatch.formats.locations import (
@@ -80,7 +79,7 @@ class LocationsRoute(APIRoute):
             except ClientDisconnect:
                 raise
             except Exception as exc:
-                return await run_in_threadpool(_error_response, request, exc)
+                return _error_response(request, exc)  # no I/O: in the event loop
 
         return locations_handler
 
@@ -119,8 +118,8 @@ def _answer(request: Request, segments: list[str]) -> Response:
     openapi_extra=openapi.locations_query(),
     responses=openapi.locations_responses(),
 )
-def find(request: Request) -> Response:
-    return _answer(request, [])
+async def find(request: Request) -> Response:
+    return await run(request, lambda r: _answer(r, []))
 
 
 @router.get(
@@ -130,5 +129,5 @@ def find(request: Request) -> Response:
     openapi_extra=openapi.locations_path(),
     responses=openapi.locations_responses(),
 )
-def find_by_path(request: Request, path: str) -> Response:
-    return _answer(request, _segments(request))
+async def find_by_path(request: Request) -> Response:
+    return await run(request, lambda r: _answer(r, _segments(r)))

@@ -22,13 +22,12 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from geobatch import __version__
 from geobatch.api import openapi
-from geobatch.api.access import EngineFailed, admit, results_of, single_service
+from geobatch.api.access import EngineFailed, admit, results_of, run, single_service
 from geobatch.errors import InputError
 from geobatch.formats.nominatim import (
     NominatimError,
@@ -107,7 +106,7 @@ class NominatimRoute(APIRoute):
             except ClientDisconnect:
                 raise
             except Exception as exc:
-                return await run_in_threadpool(_error_response, request, exc)
+                return _error_response(request, exc)  # no I/O: in the event loop
 
         return nominatim_handler
 
@@ -139,7 +138,11 @@ def _route(path: str, summary: str, description: str, extra: dict[str, Any]) -> 
     openapi.SEARCH_DESCRIPTION,
     openapi.nominatim_search(),
 )
-def search(request: Request) -> Response:
+async def search(request: Request) -> Response:
+    return await run(request, _search)
+
+
+def _search(request: Request) -> Response:
     caller = admit(request)
     asked = parse_search(_params(request))
     results = []
@@ -152,7 +155,11 @@ def search(request: Request) -> Response:
 @_route(
     "/reverse", "The address of a point", openapi.REVERSE_DESCRIPTION, openapi.nominatim_reverse()
 )
-def reverse(request: Request) -> Response:
+async def reverse(request: Request) -> Response:
+    return await run(request, _reverse)
+
+
+def _reverse(request: Request) -> Response:
     caller = admit(request)
     asked = parse_reverse(_params(request))
     found = None

@@ -639,7 +639,13 @@ def serve_command(
         f"data {settings.data_dir}, {settings.workers} workers)",
         err=True,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=settings.access_log,
+    )
 
 
 @cli.group("keys")

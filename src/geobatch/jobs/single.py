@@ -52,7 +52,8 @@ class SingleService:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.geocoder = geocoder
+        self._open = geocoder
+        self.ready = False  # the geocoder is open: a request takes a millisecond, not seconds
         self.clock = clock
         self.per_key = RateLimiter(settings.key_rate, settings.key_burst)
         self.per_address = RateLimiter(settings.open_rate, settings.open_burst)
@@ -79,6 +80,11 @@ class SingleService:
         if wait > 0:
             rate = f"{limiter.rate:g} requests per second"
             raise RateLimited(f"too many requests from {what}: at most {rate}", wait)
+
+    def geocoder(self) -> BatchGeocoder:
+        opened = self._open()
+        self.ready = True
+        return opened
 
     def forward(self, caller: Caller, request: GeocodeRequest) -> Answer:
         return self._charged(caller, lambda g: g.geocode_batch([request])[0])
