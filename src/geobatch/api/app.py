@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geobatch import __version__
-from geobatch.api import bing, farm, locations, nominatim, ops
+from geobatch.api import bing, farm, locations, nominatim, openapi, ops
 from geobatch.api.access import preload
 from geobatch.api.params import output_format_or_json
 from geobatch.config import Settings
@@ -203,6 +203,7 @@ def create_app(
     app.include_router(locations.router)
     app.include_router(nominatim.router)
     app.include_router(ops.router)
+    openapi.drop_validation_errors(app)
     _install_error_handlers(app)
     app.add_middleware(LowercasePaths)
     app.state.request_metrics = counts = ops.RequestCounts()

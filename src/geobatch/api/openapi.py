@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+
 Schema = dict[str, Any]
 
 STRING: Schema = {"type": "string"}
@@ -133,9 +135,15 @@ DATAFLOW_JOB = obj(
 )
 
 
-def _bing_error(description: str, retry: bool = False) -> Schema:
+JAVASCRIPT = "application/javascript; charset=utf-8"
+
+
+def _bing_error(description: str, retry: bool = False, jsonp: bool = False) -> Schema:
     headers = {"Retry-After": INTEGER} if retry else {}
-    return response(description, {JSON_UTF8: BING_ERROR, XML_UTF8: STRING}, **headers)
+    content = {JSON_UTF8: BING_ERROR, XML_UTF8: STRING}
+    if jsonp:
+        content[JAVASCRIPT] = STRING
+    return response(description, content, **headers)
 
 
 # --- Bing Maps REST Locations ----------------------------------------------------------------
@@ -239,11 +247,13 @@ def locations_responses() -> dict[int | str, Schema]:
                 "application/javascript; charset=utf-8": STRING,
             },
         ),
-        400: _bing_error("A parameter is missing or not valid; `errorDetails` says which."),
-        401: _bing_error("The key is missing, not valid or revoked."),
-        402: _bing_error("The key's daily quota is used up (UTC day)."),
-        429: _bing_error("Too many requests from this key just now.", retry=True),
-        500: _bing_error("The server could not complete the request."),
+        400: _bing_error(
+            "A parameter is missing or not valid; `errorDetails` says which.", jsonp=True
+        ),
+        401: _bing_error("The key is missing, not valid or revoked.", jsonp=True),
+        402: _bing_error("The key's daily quota is used up (UTC day).", jsonp=True),
+        429: _bing_error("Too many requests from this key just now.", retry=True, jsonp=True),
+        500: _bing_error("The server could not complete the request.", jsonp=True),
     }
 
 
@@ -295,7 +305,8 @@ def dataflow_params(*path: str) -> Schema:
     return {"parameters": [*params, _DATAFLOW_OUTPUT, _DATAFLOW_KEY]}
 
 
-def dataflow_responses(ok: int, description: str, listing: bool = False) -> dict[int | str, Schema]:
+def dataflow_responses(ok: int, description: str, job: bool = True) -> dict[int | str, Schema]:
+    """``job``: the route names a job (so answers 404 when there is none)."""
     answers: dict[int | str, Schema] = {
         ok: response(description, {JSON_UTF8: bing_envelope(DATAFLOW_JOB), XML_UTF8: STRING}),
         400: _bing_error("A parameter or the uploaded data cannot be used."),
@@ -303,7 +314,7 @@ def dataflow_responses(ok: int, description: str, listing: bool = False) -> dict
         500: _bing_error("The server could not complete the request."),
         503: _bing_error("A limit is reached (pending jobs, jobs per day, daily quota)."),
     }
-    if not listing:
+    if job:
         answers[404] = _bing_error("No such job for this key.")
     return answers
 
@@ -563,3 +574,23 @@ def health_responses() -> dict[int | str, Schema]:
 def metrics_responses() -> dict[int | str, Schema]:
     text = "text/plain; version=0.0.4; charset=utf-8"
     return {200: response("Prometheus text exposition format.", {text: STRING})}
+
+
+def drop_validation_errors(app: FastAPI) -> None:
+    """FastAPI documents a 422 for every route with a declared parameter; ours never answer
+    one (a parameter that does not parse is a 400 in each API's own error body), so the
+    document must not promise it."""
+    build = app.openapi
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            components = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+        return app.openapi_schema or {}
+
+    app.openapi = document  # type: ignore[method-assign]
