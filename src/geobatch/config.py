@@ -14,6 +14,8 @@ everything else is handed a ``Settings``. To add a setting: a field in ``Setting
 
 from __future__ import annotations
 
+import difflib
+import json
 import math
 import os
 import tomllib
@@ -336,8 +338,9 @@ def read_config_file(path: Path) -> dict[str, object]:
     table = table.get("geobatch", table) if isinstance(table.get("geobatch"), dict) else table
     for key in table:
         if key not in _BY_KEY:
-            known = ", ".join(sorted(_BY_KEY))
-            raise ConfigError(f"{path}: unknown setting {key!r} (known: {known})")
+            close = difflib.get_close_matches(key, _BY_KEY, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else " (geobatch config lists them)"
+            raise ConfigError(f"{path}: unknown setting {key!r}{hint}")
     return table
 
 
@@ -352,20 +355,20 @@ def load(environ: Mapping[str, str] | None = None, config_file: Path | str | Non
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
     for option in OPTIONS:
-        given: tuple[object, str] | None = None
+        given: tuple[object, str, str] | None = None  # value, source, how to name it
         if option.key in from_file:
-            given = (from_file[option.key], f"{path} ({option.key})")
+            raw = from_file[option.key]
+            given = (raw, str(path), f"{path}: {option.key} = {raw!r}")
         if env.get(option.env, "").strip():
-            given = (env[option.env], option.env)
+            given = (env[option.env], option.env, f"{option.env}={env[option.env]!r}")
         if given is None:
             sources[option.target] = "default"
             continue
-        raw, where = given
+        raw, where, named = given
         try:
             value = option.parse(raw)
         except ValueError as exc:
-            shown = raw if isinstance(raw, str) else repr(raw)
-            raise ConfigError(f"{where}={shown!r} {exc}") from None
+            raise ConfigError(f"{named} {exc}") from None
         if option.scale != 1 and isinstance(value, int):
             value *= option.scale
         values[option.target] = value
@@ -390,20 +393,27 @@ def value_of(settings: Settings, target: str) -> object:
 
 
 def describe(loaded: Loaded) -> list[tuple[str, str, str]]:
-    """(key, value, source) of every option, for ``geobatch config``."""
+    """(key, value as TOML would write it, source) of every option, for ``geobatch config``."""
     rows = []
     for option in OPTIONS:
         value = value_of(loaded.settings, option.target)
         if option.scale != 1 and isinstance(value, int):
             value //= option.scale
-        if isinstance(value, frozenset):
-            value = ",".join(sorted(value))
-        elif isinstance(value, bool):
-            value = str(value).lower()
-        rows.append(
-            (option.key, "" if value is None else str(value), loaded.sources[option.target])
-        )
+        rows.append((option.key, toml_value(value), loaded.sources[option.target]))
     return rows
+
+
+def toml_value(value: object) -> str:
+    """A value as a TOML file would hold it; an unset one as an empty string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, frozenset):
+        return json.dumps(sorted(value))
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def setting_names() -> list[str]:

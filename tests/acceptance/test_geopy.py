@@ -5,6 +5,7 @@ per-key limit's 429."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -252,3 +253,41 @@ def test_rate_limit_answers_429_and_geopys_rate_limiter_rides_it(throttled: Serv
     )
     found = [geocode(name) for name in ("Oberdorf", "Unterdorf", "Oberdorf", "Unterdorf")]
     assert all(location is not None for location in found)
+
+
+# --- operations ---------------------------------------------------------------------------------
+
+
+def test_healthz_and_metrics(single: Server) -> None:
+    health = httpx.get(f"{single.base}/healthz", timeout=30)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.json()["runner"] == "alive"
+    before = _metric(single, 'geobatch_http_requests_total{api="bing_locations",status="200"}')
+    for _ in range(3):
+        assert bing(single, single.keys["geo"]).geocode("Oberdorf") is not None
+    after = _metric(single, 'geobatch_http_requests_total{api="bing_locations",status="200"}')
+    assert after == before + 3
+    count = _metric(single, 'geobatch_http_request_duration_seconds_count{api="bing_locations"}')
+    assert count >= after
+    # A Geocode.Farm batch shows up among the jobs by state and the rows processed.
+    submitted = httpx.post(
+        f"{single.base}/batch-forward/",
+        json={"key": single.keys["geo"], "addresses": ["Oberdorf", "Unterdorf"]},
+        timeout=30,
+    )
+    assert submitted.status_code == 200
+    deadline = time.monotonic() + 60
+    while _metric(single, 'geobatch_jobs{state="Completed"}') < 1:
+        assert time.monotonic() < deadline, "the batch did not complete"
+        time.sleep(0.2)
+    assert _metric(single, "geobatch_job_rows_processed") >= 2
+    assert _metric(single, "geobatch_job_rows_per_second") >= 0
+
+
+def _metric(server: Server, name: str) -> float:
+    """A sample's value from /metrics (0 when the series does not exist yet)."""
+    text = httpx.get(f"{server.base}/metrics", timeout=30).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

@@ -32,7 +32,7 @@ import click
 import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 import geobatch
-from geobatch import native
+from geobatch import config, native
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats import plaincsv
@@ -83,10 +83,11 @@ class TqdmProgress:
 
 @dataclass(frozen=True, slots=True)
 class _State:
-    """What the group hands its commands: settings from the environment, and ``--index``."""
+    """What the group hands its commands: the settings (file and environment), ``--index``."""
 
     settings: Settings
     index_override: Path | None
+    loaded: config.Loaded | None = None
 
     def index_dir(self, local: Path | None) -> Path:
         return local or self.index_override or self.settings.index_dir
@@ -108,8 +109,16 @@ def _index_option(help_text: str) -> Callable[[click.decorators.FC], click.decor
     "Index directory (default: $GEOBATCH_INDEX, else the per-user data directory). "
     "Commands accept --index too."
 )
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file of settings (default: $GEOBATCH_CONFIG, if set); GEOBATCH_* variables "
+    "override it. 'geobatch config' shows the effective values.",
+)
 @click.pass_context
-def cli(ctx: click.Context, index_dir: Path | None) -> None:
+def cli(ctx: click.Context, index_dir: Path | None, config_file: Path | None) -> None:
     """Batch geocoding over open data (OpenStreetMap, OpenAddresses, GeoNames).
 
     \b
@@ -123,10 +132,55 @@ def cli(ctx: click.Context, index_dir: Path | None) -> None:
     geocode and reverse answer at city level even before any import.
     """
     try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(f"bad environment setting: {exc}") from None
-    ctx.obj = _State(settings, index_dir)
+        loaded = config.load(config_file=config_file)
+    except config.ConfigError as exc:
+        raise SettingError(f"bad setting: {exc}") from None
+    ctx.obj = _State(loaded.settings, index_dir, loaded)
+
+
+class SettingError(click.ClickException):
+    """A setting (file or environment) that cannot be used: one line, exit 2."""
+
+    exit_code = 2
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+@cli.command("config")
+@click.pass_obj
+def config_command(state: _State) -> None:
+    """Show the effective settings and where each comes from.
+
+    Sources, lowest first: the defaults, the TOML file (--config or $GEOBATCH_CONFIG), the
+    GEOBATCH_* environment variables, then command-line options. A file holds the same names
+    as the variables, in lower case without the prefix:
+
+    \b
+      # geobatch.toml
+      index = "/srv/geobatch/index"
+      workers = 4
+      open_access = true
+
+    \b
+    Example:
+      geobatch --config geobatch.toml config
+    """
+    loaded = state.loaded or config.load()
+    where = loaded.config_file
+    click.echo(f"# configuration file: {where if where is not None else 'none'}")
+    rows = config.describe(loaded)
+    if state.index_override is not None:
+        rows = [
+            (k, config.toml_value(state.index_override), "--index") if k == "index" else (k, v, src)
+            for k, v, src in rows
+        ]
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, source in rows:
+        if value:
+            click.echo(f"{key:<{width}} = {value}  # {source}")
+        else:
+            click.echo(f"# {key:<{width - 2}} = (not set)  # {source}")
 
 
 # --- import ----------------------------------------------------------------------------------
