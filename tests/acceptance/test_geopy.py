@@ -135,6 +135,14 @@ def test_bing_no_match_is_none(single: Server) -> None:
     assert bing(single, single.keys["geo"]).geocode("qqqq zzzz xyzzy") is None
 
 
+def test_bing_domain_with_a_trailing_slash(single: Server) -> None:
+    # geopy uses the domain verbatim: "host:port/" asks for //REST/v1/Locations.
+    client = Bing(
+        api_key=single.keys["geo"], domain=f"127.0.0.1:{single.port}/", scheme="http", timeout=60
+    )
+    assert client.geocode("Oberdorf") is not None
+
+
 def test_bing_errors_raise_what_geopy_users_expect(single: Server) -> None:
     with pytest.raises(GeocoderAuthenticationFailure):
         bing(single, "not-a-key").geocode(ADDRESS)

@@ -658,11 +658,12 @@ def serve_command(
     index_dir: Path | None,
     data_dir: Path | None,
 ) -> None:
-    """Run the HTTP service: drop-in Bing Maps Geocode Dataflow and Geocode.Farm APIs.
+    """Run the HTTP service: drop-in Bing Maps Geocode Dataflow, Bing Maps REST Locations,
+    Geocode.Farm and Nominatim (under /nominatim) APIs, plus /healthz and /metrics.
 
     Jobs, uploads and results live in the data directory; unfinished jobs resume when the
-    server starts again. Create a key first with 'geobatch keys create'; the same keys work
-    for both APIs. The API is described at http://HOST:PORT/docs.
+    server starts again. Create a key first with 'geobatch keys create'; the same keys and
+    daily quotas work for every API. The API is described at http://HOST:PORT/docs.
 
     \b
     Example:
@@ -672,6 +673,8 @@ def serve_command(
         'http://127.0.0.1:8080/REST/v1/Dataflows/Geocode?input=xml&key=KEY'
       curl -X POST http://127.0.0.1:8080/batch-forward/ \\
         -d '{"key": "KEY", "addresses": ["Vaduz"]}'
+      curl 'http://127.0.0.1:8080/REST/v1/Locations?q=Vaduz&key=KEY'
+      curl 'http://127.0.0.1:8080/nominatim/search?q=Vaduz&format=json&key=KEY'
     """
     import logging
 
