@@ -157,6 +157,11 @@ def test_bing_errors_raise_what_geopy_users_expect(single: Server) -> None:
     )
     assert answer.status_code == 400
     assert answer.json()["errorDetails"] == ["point: latitude 95 is outside -90 to 90"]
+    # A query in the path may hold a newline: a query, not an unknown path (was a 404).
+    newline = httpx.get(
+        f"{single.base}/REST/v1/Locations/Ober%0Adorf", params={"key": single.keys["geo"]}
+    )
+    assert newline.status_code == 200 and newline.json()["resourceSets"][0]["resources"]
 
 
 def test_bing_daily_quota_is_the_batch_apis_quota(single: Server) -> None:

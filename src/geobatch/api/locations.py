@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -39,6 +40,16 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/rest/v1/locations"  # matched lower-cased: see geobatch.api.app.LowercasePaths
 MARKER = "/locations/"
+
+
+class AnyPathConvertor(PathConvertor):
+    """Starlette's ``path`` stops at a newline (``.*``); a query in the path may hold one
+    (``%0A``), and must be answered as a query, not a 404."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anypath", AnyPathConvertor())
 
 
 def _send(rendered: Rendered, headers: dict[str, str] | None = None) -> Response:
@@ -123,7 +134,7 @@ async def find(request: Request) -> Response:
 
 
 @router.get(
-    PREFIX + "/{path:path}",
+    PREFIX + "/{path:anypath}",
     summary="Find a location by point, by query or by structured address (path forms)",
     description=openapi.LOCATIONS_PATH_DESCRIPTION,
     openapi_extra=openapi.locations_path(),
