@@ -1,8 +1,10 @@
 """Compile the geocoding engine's hot modules to C with mypyc (see src/geobatch/native.py).
 
-Usage: python scripts/compile.py [--if-stale] [--clean] [--src DIR]
+Usage: python scripts/compile.py [--if-stale | --if-present] [--clean] [--src DIR]
 
-  --if-stale  do nothing when every module has a compiled copy newer than its source
+  --if-stale    do nothing when every module has a compiled copy newer than its source
+  --if-present  rebuild only a compiled build that is there and stale; a checkout without
+                compiled copies keeps running its sources (scripts/test.sh uses this)
   --clean     remove the compiled copies: the sources run as Python
   --src DIR   the source tree holding the geobatch package (default: this checkout's src/)
 
@@ -87,6 +89,7 @@ def _load_native(src: Path) -> ModuleType:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--if-stale", action="store_true")
+    parser.add_argument("--if-present", action="store_true")
     parser.add_argument("--clean", action="store_true")
     parser.add_argument("--src", type=Path, default=DEFAULT_SRC)
     args = parser.parse_args()
@@ -95,6 +98,10 @@ def main() -> int:
         print(f"removed {tree.clean()} compiled files: geobatch runs as pure Python")
         return 0
     if args.if_stale and tree.up_to_date():
+        return 0
+    if args.if_present and (
+        tree.up_to_date() or not tree.native.compiled_files(tree.src / "geobatch")
+    ):
         return 0
     if tree.build():
         print(f"compiled {len(tree.modules)} modules: the engine runs as C extensions")

@@ -10,9 +10,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
-# The engine's hot modules compiled to C (mypyc, ~30 s; skipped when current; GEOBATCH_PURE=1
-# keeps pure Python). Without a C compiler it says so and geobatch runs as Python.
-.venv/bin/python scripts/compile.py --if-stale
+# The checkout runs its sources (breakpoints, coverage and monkeypatching work). With
+# GEOBATCH_COMPILE=1 the engine's hot modules are compiled to C in place (mypyc, ~30 s, about
+# 1.7x faster; without a C compiler it says so and geobatch runs as Python). A wheel
+# (pip install geobatch, pip wheel .) is always built compiled: see setup.py.
+if [ "${GEOBATCH_COMPILE:-0}" = "1" ]; then
+    .venv/bin/python scripts/compile.py --if-stale
+else
+    .venv/bin/python scripts/compile.py --if-present
+fi
 
 # The web page's browser tests drive Debian's chromium through Playwright (Playwright's own
 # browser download needs a host we cannot reach). Installed when missing, as root with apt-get

@@ -7,7 +7,7 @@ The library entry point is :func:`open`, which opens an index directory and retu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geobatch.model import (
     Address,
@@ -37,7 +37,9 @@ __all__ = [
     "MatchCode",
     "Point",
     "ResultStatus",
+    "geocode_frame",
     "open",
+    "reverse_frame",
 ]
 
 __version__ = "0.1.0"
@@ -52,3 +54,18 @@ def open(index: str | Path | None = None) -> Geocoder:
 
     settings = Settings.from_env()
     return Geocoder.open(Path(index) if index is not None else settings.index_dir)
+
+
+def geocode_frame(df: Any, **options: Any) -> Any:
+    """Geocode a pandas DataFrame: the same frame plus result columns (a GeoDataFrame when
+    geopandas is installed). See :func:`geobatch.frames.geocode_frame` for the options."""
+    from geobatch.frames import geocode_frame as run
+
+    return run(df, **options)
+
+
+def reverse_frame(df: Any, **options: Any) -> Any:
+    """Reverse-geocode a DataFrame's latitude/longitude rows (see geobatch.frames)."""
+    from geobatch.frames import reverse_frame as run
+
+    return run(df, **options)

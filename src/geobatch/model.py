@@ -82,6 +82,11 @@ class Point:
     lat: float
     lon: float
 
+    @property
+    def __geo_interface__(self) -> dict[str, object]:
+        """GeoJSON geometry (longitude first), as shapely and geopandas read it."""
+        return {"type": "Point", "coordinates": (self.lon, self.lat)}
+
 
 @value_type
 class BoundingBox:
@@ -174,6 +179,38 @@ class GeocodeResult:
     source: str = ""
     score: float = 0.0
     distance_m: float | None = None
+
+    @property
+    def __geo_interface__(self) -> dict[str, object]:
+        """A GeoJSON Feature: the point, its bounding box and the result's facts."""
+        a = self.address
+        parts = {
+            "formatted_address": a.formatted,
+            "house_number": a.house_number,
+            "street": a.street,
+            "unit": a.unit,
+            "neighborhood": a.neighborhood,
+            "locality": a.locality,
+            "postal_code": a.postal_code,
+            "admin_district2": a.admin_district2,
+            "admin_district": a.admin_district,
+            "country": a.country,
+            "country_code": a.country_code,
+        }
+        properties: dict[str, object] = {k: v for k, v in parts.items() if v}
+        properties.update(
+            entity_type=str(self.entity_type),
+            confidence=str(self.confidence),
+            match_codes=[str(code) for code in self.match_codes],
+            calculation_method=str(self.calculation_method),
+        )
+        b = self.bbox
+        return {
+            "type": "Feature",
+            "geometry": self.point.__geo_interface__,
+            "bbox": (b.west, b.south, b.east, b.north),
+            "properties": properties,
+        }
 
 
 @value_type

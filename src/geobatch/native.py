@@ -95,13 +95,26 @@ def describe(package_dir: Path = PACKAGE_DIR) -> str:
     """One line for ``geobatch info`` and the benchmarks: how the engine runs."""
     built = sum(1 for m in NATIVE_MODULES if extensions_of(m, package_dir))
     if built == 0:
-        return "pure Python (no compiled modules: bash scripts/setup.sh builds them)"
-    stale = stale_modules(package_dir)
+        how = (
+            "python scripts/compile.py builds them"
+            if in_checkout(package_dir)
+            else ("this installation has none: no C compiler where it was built")
+        )
+        return f"pure Python ({how})"
+    stale = stale_modules(package_dir) if in_checkout(package_dir) else []
     note = f", {len(stale)} older than their source" if stale else ""
     return f"compiled with mypyc: {built} of {len(NATIVE_MODULES)} engine modules{note}"
 
 
+def in_checkout(package_dir: Path = PACKAGE_DIR) -> bool:
+    """Whether the package runs from a source checkout (``src/geobatch`` beside pyproject.toml)
+    rather than an installed wheel, whose files all get the install time as their mtime."""
+    return package_dir.parent.name == "src" and (package_dir.parents[1] / "pyproject.toml").exists()
+
+
 def warn_if_stale() -> None:
+    if not in_checkout():
+        return  # a wheel's compiled modules were built from its own sources
     stale = stale_modules()
     if stale:
         warnings.warn(

@@ -115,7 +115,8 @@ class Server:
 
 def server_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEOBATCH_")}
-    env.update({"GEOBATCH_WORKERS": "1", "GEOBATCH_SWEEP_SECONDS": "3600"})
+    # No preload: most servers here never answer a single request, and each load is ~0.5 GB.
+    env.update({"GEOBATCH_WORKERS": "1", "GEOBATCH_SWEEP_SECONDS": "3600", "GEOBATCH_PRELOAD": "0"})
     env.update(overrides)
     return env
 

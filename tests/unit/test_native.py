@@ -22,7 +22,9 @@ def test_every_listed_module_exists_and_imports() -> None:
 
 
 def _fake_package(tmp_path: Path) -> Path:
-    package = tmp_path / "geobatch"
+    """A checkout's layout: src/geobatch beside pyproject.toml (a wheel's has no such root)."""
+    (tmp_path / "pyproject.toml").write_text("")
+    package = tmp_path / "src" / "geobatch"
     for module in native.NATIVE_MODULES:
         source = native.source_of(module, package)
         source.parent.mkdir(parents=True, exist_ok=True)
@@ -74,3 +76,16 @@ def test_a_compiled_file_no_longer_listed_is_stale(tmp_path: Path) -> None:
     (package / "jobs" / f"runner{SUFFIX}").write_bytes(b"")
     assert native.stale_modules(package) == ["geobatch.jobs.runner"]
     assert native.compiled_files(package) == [package / "jobs" / f"runner{SUFFIX}"]
+
+
+def test_an_installed_package_is_never_stale(tmp_path: Path) -> None:
+    """pip gives every installed file the install time, so mtimes say nothing in a wheel."""
+    package = _fake_package(tmp_path)
+    for module in native.NATIVE_MODULES:
+        source = native.source_of(module, package)
+        source.with_name(source.stem + SUFFIX).write_bytes(b"")
+        os.utime(source, (time.time() + 100, time.time() + 100))
+    assert native.in_checkout(package) and native.stale_modules(package)
+    (tmp_path / "pyproject.toml").unlink()
+    assert not native.in_checkout(package)
+    assert "older" not in native.describe(package)

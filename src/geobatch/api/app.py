@@ -19,7 +19,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from geobatch.api import bing, farm, web
+from geobatch import __version__
+from geobatch.api import bing, farm, locations, nominatim, openapi, ops, web
+from geobatch.api.access import preload
 from geobatch.api.params import output_format_or_json
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
@@ -33,6 +35,7 @@ from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.process import RunnerProcess
 from geobatch.jobs.runner import ExecutorFactory
 from geobatch.jobs.service import JobService, clean_up_after_crash
+from geobatch.jobs.single import SingleService
 from geobatch.jobs.store import JobStore
 from geobatch.web.page import make_router as web_page_router
 
@@ -77,6 +80,9 @@ class LowercasePaths:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            if path.startswith("//"):  # a client's base URL ending in "/" (geopy's domain)
+                path = "/" + path.lstrip("/")
+                scope = dict(scope, path=path)
             if path.lower().startswith(REST_PREFIX):
                 scope = dict(scope, path=path.lower().rstrip("/"))
         await self.app(scope, receive, send)
@@ -117,7 +123,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             404: f"there is no resource at {request.url.path}",
             405: f"{request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code, str(exc.detail))
-        return _error(request, exc.status_code, message)
+        response = _error(request, exc.status_code, message)
+        response.headers.update(exc.headers or {})  # 405 carries Allow
+        return response
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         return _error(request, 400, f"the request is not valid: {exc}")
@@ -173,7 +181,12 @@ def create_app(
         runner = RunnerProcess(settings, codecs, executor_factory)
         app.state.settings = settings
         app.state.service = JobService(store, settings, codecs, on_new_job=runner.wake)
-        app.state.farm = FarmService(store, settings, on_new_job=runner.wake)
+        app.state.farm = farm_service = FarmService(store, settings, on_new_job=runner.wake)
+        # One geocoder for every single-request API: the index is loaded once per server.
+        app.state.single = SingleService(store, settings, farm_service._single_geocoder)
+        app.state.runner_alive = runner.is_alive
+        if settings.preload:
+            preload(app.state.single.geocoder)
         logging.getLogger("uvicorn.access").addFilter(RedactKeys())
         runner.start()
         supervisor = asyncio.create_task(_supervise(runner))
@@ -186,14 +199,22 @@ def create_app(
 
     app = FastAPI(
         title="geobatch",
-        summary="Self-hosted batch geocoding: drop-in Bing Maps Geocode Dataflow and "
-        "Geocode.Farm APIs.",
+        summary="Self-hosted geocoding: drop-in Bing Maps Geocode Dataflow, Bing Maps REST "
+        "Locations, Geocode.Farm and Nominatim APIs.",
+        version=__version__,
         lifespan=lifespan,
     )
     app.include_router(bing.router)
     app.include_router(farm.router)
     app.include_router(web.router)
     app.include_router(web_page_router())
+    app.include_router(locations.router)
+    app.include_router(nominatim.router)
+    app.include_router(ops.router)
+    openapi.drop_validation_errors(app)
     _install_error_handlers(app)
     app.add_middleware(LowercasePaths)
+    app.state.request_metrics = counts = ops.RequestCounts()
+    app.state.row_rate = ops.RowRate()
+    app.add_middleware(ops.RequestMetrics, counts=counts)
     return app

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from geobatch.api import openapi
 from geobatch.api.params import Query, base_url
 from geobatch.formats.bing import (
     INPUT_FORMATS,
@@ -94,10 +95,18 @@ def _render(request: Request, job: Job, fmt: str, status_code: int = 200) -> Res
     return Response(body, status_code, media_type=media_type)
 
 
-router = APIRouter()
+router = APIRouter(tags=["Bing Maps Geocode Dataflow"])
 
 
-@router.post(PREFIX + "/geocode", status_code=201, summary="Create Job (upload data)")
+@router.post(
+    PREFIX + "/geocode",
+    status_code=201,
+    summary="Create Job (upload data)",
+    openapi_extra=openapi.dataflow_create(),
+    responses=openapi.dataflow_responses(
+        201, "The job, created (Pending); Location: its URL.", job=False
+    ),
+)
 async def create_job(request: Request) -> Response:
     query = Query.of(request)
     request.state.fmt = fmt = query.output_format()
@@ -126,7 +135,12 @@ def _new_job_request(query: Query) -> NewJobRequest:
     )
 
 
-@router.get(PREFIX + "/geocode/{job_id}", summary="Get Job Status")
+@router.get(
+    PREFIX + "/geocode/{job_id}",
+    summary="Get Job Status",
+    openapi_extra=openapi.dataflow_params(),
+    responses=openapi.dataflow_responses(200, "The job, with links to its results when done."),
+)
 def job_status(request: Request, job_id: str) -> Response:
     query = Query.of(request)
     request.state.fmt = fmt = query.output_format()
@@ -135,7 +149,13 @@ def job_status(request: Request, job_id: str) -> Response:
     return _render(request, job, fmt)
 
 
-@router.get(PREFIX + "/geocode/{job_id}/output/{outcome}", summary="Download Results")
+@router.get(
+    PREFIX + "/geocode/{job_id}/output/{outcome}",
+    summary="Download Results",
+    description="`outcome` is `succeeded` or `failed`.",
+    openapi_extra=openapi.dataflow_params(),
+    responses=openapi.dataflow_download_responses(),
+)
 def download(request: Request, job_id: str, outcome: str) -> Response:
     query = Query.of(request)
     request.state.fmt = query.output_format()
@@ -150,7 +170,12 @@ def download(request: Request, job_id: str, outcome: str) -> Response:
     return OpenFileResponse(stream, media_type_for(job.header.format))
 
 
-@router.get(PREFIX + "/listjobs", summary="Get Job List")
+@router.get(
+    PREFIX + "/listjobs",
+    summary="Get Job List",
+    openapi_extra=openapi.dataflow_params(),
+    responses=openapi.dataflow_responses(200, "The key's jobs of the last days.", job=False),
+)
 def list_jobs(request: Request) -> Response:
     query = Query.of(request)
     request.state.fmt = fmt = query.output_format()

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from geobatch.api import openapi
 from geobatch.api.farm_errors import FarmRoute, json_response
 from geobatch.api.params import Query, base_url
 from geobatch.formats.farm import (
@@ -42,11 +43,21 @@ router = APIRouter(route_class=FarmRoute, tags=["Geocode.Farm"])
 Handler = Callable[..., Any]
 
 
-def _both(method: str, path: str, summary: str) -> Callable[[Handler], Handler]:
-    """Register a route at its documented path and at the same path without the slash."""
+def _both(
+    method: str, path: str, summary: str, extra: dict[str, Any], codes: tuple[int, ...]
+) -> Callable[[Handler], Handler]:
+    """Register a route at its documented path and at the same path without the slash;
+    ``extra`` and ``codes`` describe its parameters and status codes in the OpenAPI document."""
 
     def register(func: Handler) -> Handler:
-        router.add_api_route(path, func, methods=[method], summary=summary)
+        router.add_api_route(
+            path,
+            func,
+            methods=[method],
+            summary=summary,
+            openapi_extra=extra,
+            responses=openapi.farm_responses(*codes),
+        )
         router.add_api_route(
             path.rstrip("/"), func, methods=[method], summary=summary, include_in_schema=False
         )
@@ -94,27 +105,57 @@ def _result(request: Request, endpoint: FarmEndpoint) -> Response:
     return json_response(render_result_response(view.info, view.rows, include_accuracy=include))
 
 
-@_both("POST", "/batch-forward/", "Batch Forward: submit up to 1000 addresses")
+@_both(
+    "POST",
+    "/batch-forward/",
+    "Batch Forward: submit up to 1000 addresses",
+    openapi.farm_batch_body("forward"),
+    (400, 401, 402, 500),
+)
 async def batch_forward(request: Request) -> Response:
     return await _submit(request, parse_batch_forward(await read_body(request)))
 
 
-@_both("GET", "/batch-forward/result/", "Batch Forward: state and results")
+@_both(
+    "GET",
+    "/batch-forward/result/",
+    "Batch Forward: state and results",
+    openapi.farm_result_params(),
+    (401, 404, 500),
+)
 def batch_forward_result(request: Request) -> Response:
     return _result(request, FarmEndpoint.BATCH_FORWARD)
 
 
-@_both("POST", "/batch-reverse/", "Batch Reverse (our extension): submit up to 1000 points")
+@_both(
+    "POST",
+    "/batch-reverse/",
+    "Batch Reverse (our extension): submit up to 1000 points",
+    openapi.farm_batch_body("reverse"),
+    (400, 401, 402, 500),
+)
 async def batch_reverse(request: Request) -> Response:
     return await _submit(request, parse_batch_reverse(await read_body(request)))
 
 
-@_both("GET", "/batch-reverse/result/", "Batch Reverse (our extension): state and results")
+@_both(
+    "GET",
+    "/batch-reverse/result/",
+    "Batch Reverse (our extension): state and results",
+    openapi.farm_result_params(),
+    (401, 404, 500),
+)
 def batch_reverse_result(request: Request) -> Response:
     return _result(request, FarmEndpoint.BATCH_REVERSE)
 
 
-@_both("GET", "/forward/", "Forward geocode one address")
+@_both(
+    "GET",
+    "/forward/",
+    "Forward geocode one address",
+    openapi.farm_forward_params(),
+    (400, 401, 402, 404, 500),
+)
 def forward(request: Request) -> Response:
     params = Query.of(request).values
     key, geocode_request = parse_single_forward(params)
@@ -124,7 +165,13 @@ def forward(request: Request) -> Response:
     return json_response(body, single_http_status(answer))
 
 
-@_both("GET", "/reverse/", "Reverse geocode one point")
+@_both(
+    "GET",
+    "/reverse/",
+    "Reverse geocode one point",
+    openapi.farm_reverse_params(),
+    (400, 401, 402, 404, 500),
+)
 def reverse(request: Request) -> Response:
     params = Query.of(request).values
     key, reverse_request = parse_single_reverse(params)

@@ -106,6 +106,11 @@ def answer(geocoder: BatchGeocoder, kind: Kind, requests: Sequence[Request]) -> 
     return answers
 
 
+def answer_at(location: IndexLocation, kind: Kind, requests: Sequence[Request]) -> list[Answer]:
+    """A task: :func:`answer` on the geocoder of ``location`` in the worker running it."""
+    return answer(geocoder_for(location), kind, requests)
+
+
 def _answer_all(geocoder: BatchGeocoder, kind: Kind, requests: Sequence[Request]) -> list[Answer]:
     if not requests:
         return []

@@ -33,7 +33,7 @@ import click
 import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 import geobatch
-from geobatch import native
+from geobatch import config, native
 from geobatch.batch.csvrun import Tally, run_csv
 from geobatch.batch.csvsplit import RecordSplitter, Slice
 from geobatch.batch.csvtask import CsvSpec, read_header
@@ -95,10 +95,11 @@ class TqdmProgress:
 
 @dataclass(frozen=True, slots=True)
 class _State:
-    """What the group hands its commands: settings from the environment, and ``--index``."""
+    """What the group hands its commands: the settings (file and environment), ``--index``."""
 
     settings: Settings
     index_override: Path | None
+    loaded: config.Loaded | None = None
 
     def index_dir(self, local: Path | None) -> Path:
         chosen = local or self.index_override
@@ -124,8 +125,16 @@ def _index_option(help_text: str) -> Callable[[click.decorators.FC], click.decor
     "Index directory (default: $GEOBATCH_INDEX, else the per-user data directory). "
     "Commands accept --index too."
 )
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file of settings (default: $GEOBATCH_CONFIG, if set); GEOBATCH_* variables "
+    "override it. 'geobatch config' shows the effective values.",
+)
 @click.pass_context
-def cli(ctx: click.Context, index_dir: Path | None) -> None:
+def cli(ctx: click.Context, index_dir: Path | None, config_file: Path | None) -> None:
     """Batch geocoding over open data (OpenStreetMap, OpenAddresses, GeoNames).
 
     \b
@@ -139,10 +148,55 @@ def cli(ctx: click.Context, index_dir: Path | None) -> None:
     geocode and reverse answer at city level even before any import.
     """
     try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(f"bad environment setting: {exc}") from None
-    ctx.obj = _State(settings, index_dir)
+        loaded = config.load(config_file=config_file)
+    except config.ConfigError as exc:
+        raise SettingError(f"bad setting: {exc}") from None
+    ctx.obj = _State(loaded.settings, index_dir, loaded)
+
+
+class SettingError(click.ClickException):
+    """A setting (file or environment) that cannot be used: one line, exit 2."""
+
+    exit_code = 2
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+@cli.command("config")
+@click.pass_obj
+def config_command(state: _State) -> None:
+    """Show the effective settings and where each comes from.
+
+    Sources, lowest first: the defaults, the TOML file (--config or $GEOBATCH_CONFIG), the
+    GEOBATCH_* environment variables, then command-line options. A file holds the same names
+    as the variables, in lower case without the prefix:
+
+    \b
+      # geobatch.toml
+      index = "/srv/geobatch/index"
+      workers = 4
+      open_access = true
+
+    \b
+    Example:
+      geobatch --config geobatch.toml config
+    """
+    loaded = state.loaded or config.load()
+    where = loaded.config_file
+    click.echo(f"# configuration file: {where if where is not None else 'none'}")
+    rows = config.describe(loaded)
+    if state.index_override is not None:
+        rows = [
+            (k, config.toml_value(state.index_override), "--index") if k == "index" else (k, v, src)
+            for k, v, src in rows
+        ]
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, source in rows:
+        if value:
+            click.echo(f"{key:<{width}} = {value}  # {source}")
+        else:
+            click.echo(f"# {key:<{width - 2}} = (not set)  # {source}")
 
 
 # --- import ----------------------------------------------------------------------------------
@@ -721,6 +775,13 @@ def _data_dir_option(func: click.decorators.FC) -> click.decorators.FC:
     "worker must read the index at the same path (default: $GEOBATCH_CLUSTER, else local "
     "worker processes)."
 )
+@click.option(
+    "--open-access",
+    is_flag=True,
+    default=None,
+    help="Answer single requests (Bing Locations, Nominatim) without a key, limited per "
+    "client address ($GEOBATCH_OPEN_RATE a second). Default: $GEOBATCH_OPEN_ACCESS, else off.",
+)
 @_index_option("Index directory (overrides the global --index).")
 @_data_dir_option
 @click.pass_obj
@@ -730,14 +791,16 @@ def serve_command(
     port: int,
     workers: int | None,
     cluster: str | None,
+    open_access: bool | None,
     index_dir: Path | None,
     data_dir: Path | None,
 ) -> None:
-    """Run the HTTP service: drop-in Bing Maps Geocode Dataflow and Geocode.Farm APIs.
+    """Run the HTTP service: drop-in Bing Maps Geocode Dataflow, Bing Maps REST Locations,
+    Geocode.Farm and Nominatim (under /nominatim) APIs, plus /healthz and /metrics.
 
     Jobs, uploads and results live in the data directory; unfinished jobs resume when the
-    server starts again. Create a key first with 'geobatch keys create'; the same keys work
-    for both APIs. The API is described at http://HOST:PORT/docs.
+    server starts again. Create a key first with 'geobatch keys create'; the same keys and
+    daily quotas work for every API. The API is described at http://HOST:PORT/docs.
 
     \b
     Example:
@@ -747,6 +810,8 @@ def serve_command(
         'http://127.0.0.1:8080/REST/v1/Dataflows/Geocode?input=xml&key=KEY'
       curl -X POST http://127.0.0.1:8080/batch-forward/ \\
         -d '{"key": "KEY", "addresses": ["Vaduz"]}'
+      curl 'http://127.0.0.1:8080/REST/v1/Locations?q=Vaduz&key=KEY'
+      curl 'http://127.0.0.1:8080/nominatim/search?q=Vaduz&format=json&key=KEY'
     """
     import uvicorn
 
@@ -758,6 +823,7 @@ def serve_command(
         data_dir=data_dir or state.settings.data_dir,
         workers=workers or state.settings.workers,
         cluster=cluster or state.settings.cluster,
+        open_access=open_access or state.settings.open_access,
     )
     # Everything that can be refused is refused before the gazetteer is built or the server
     # starts: the directories of the environment's defaults too, and the address to listen on.
@@ -774,7 +840,13 @@ def serve_command(
         f"data {settings.data_dir}, {where})",
         err=True,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=settings.access_log,
+    )
 
 
 @cli.group("keys")

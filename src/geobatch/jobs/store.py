@@ -694,6 +694,13 @@ class JobStore:
             cursor = con.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
         return cursor.rowcount == 1
 
+    def job_counts(self) -> dict[str, tuple[int, int]]:
+        """For /metrics: each status's number of jobs and rows processed."""
+        rows = self._read(
+            "SELECT status, count(*), coalesce(sum(processed), 0) FROM jobs GROUP BY status"
+        )
+        return {str(row[0]): (int(row[1]), int(row[2])) for row in rows}
+
     def forget_jobs(self, created_before: float) -> int:
         """Delete purged jobs created before a time (they have left the job list too)."""
         with self.transaction() as con:
