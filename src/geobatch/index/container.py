@@ -214,6 +214,12 @@ class Container:
         floats, far cheaper than numpy scalars for one value at a time."""
         return self.array(name).reshape(-1).data
 
+    def raw_section(self, name: str) -> memoryview:
+        """The bytes of any section as stored."""
+        info = self._section(name)
+        offset = int(info["offset"])
+        return memoryview(self._map)[offset : offset + self.section_bytes(name)]
+
     def raw(self, name: str) -> memoryview:
         """The bytes of a section, without copying."""
         info = self._section(name)
