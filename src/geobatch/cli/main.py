@@ -272,6 +272,10 @@ def _ensure_builtin(index: Path) -> None:
         summary = ensure_builtin(index, progress)
     if summary is not None:
         click.echo(_summary_line(summary), err=True)
+    from geobatch.index.format import usable_data_sets
+
+    for problem in usable_data_sets(index)[1]:
+        click.echo(f"geobatch: warning: {problem}", err=True)
 
 
 def _summary_line(summary: ImportSummary) -> str:

@@ -235,8 +235,17 @@ class DataSet:
         """The street's name key and alternate keys, without making its row."""
         return self._s_key[i], split_names(self._s_alt.get(i))
 
+    def street_key_column(self) -> StringColumn:
+        return self._s_key
+
+    def street_alt_column(self) -> StringColumn:
+        return self._s_alt
+
     def street_names(self) -> StringColumn:
         return self._s_name
+
+    def street_has_admin1(self, i: int) -> bool:
+        return self._s_admin1[i] != 0
 
     def street_country(self, i: int) -> str | None:
         return self.name_list()[self._s_country[i]] or None

@@ -28,7 +28,7 @@ from geobatch.index.dataset import (
     PostcodeRow,
     StreetRow,
 )
-from geobatch.index.format import data_set_files, refuse_old_files
+from geobatch.index.format import usable_data_sets
 from geobatch.index.layout import E7
 
 __all__ = [
@@ -94,8 +94,15 @@ def _offsets(counts: list[int]) -> list[int]:
 class IndexData:
     """Everything the geocoders read, with global row numbers across data sets."""
 
-    def __init__(self, datasets: list[DataSet], index_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        datasets: list[DataSet],
+        index_dir: Path | None = None,
+        problems: list[str] | None = None,
+    ) -> None:
         self.index_dir = index_dir
+        # Data set files left out (unreadable, another version): one line each, to show.
+        self.problems = problems or []
         self.datasets = datasets
         self.sources = [d.source for d in datasets]
         self.street_offsets = _offsets([d.street_count for d in datasets])
@@ -214,11 +221,12 @@ class AddressColumns:
 
 def load_index(index_dir: Path) -> IndexData:
     """Map every data set file of ``index_dir``; raises IndexError_ when there is none."""
-    files = data_set_files(index_dir)
+    files, problems = usable_data_sets(index_dir)
     if not files:
-        refuse_old_files(index_dir)
+        if problems:
+            raise IndexError_(f"no usable data set in {index_dir}: " + "; ".join(problems))
         raise IndexError_(
             f"no index at {index_dir}: run 'geobatch import FILE' or let geobatch build the "
             "built-in gazetteer first"
         )
-    return IndexData([DataSet.open(path) for path in files], index_dir)
+    return IndexData([DataSet.open(path) for path in files], index_dir, problems)
