@@ -138,6 +138,17 @@ class IndexData:
         d = bisect_right(self.street_offsets, row) - 1
         return self.datasets[d], row - self.street_offsets[d], self.address_offsets[d]
 
+    def streets_in_box(
+        self, south: float, west: float, north: float, east: float, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """(name, line WKB) of up to ``limit`` streets meeting the box, data set by data set."""
+        out: list[tuple[str, bytes]] = []
+        for ds in self.datasets:
+            if len(out) >= limit:
+                break
+            out += ds.streets_in_box(south, west, north, east, limit - len(out))
+        return out
+
     def street_index(self, row: int) -> tuple[int, int]:
         """(data set number, its own street row) of a global street."""
         d = bisect_right(self.street_offsets, row) - 1
