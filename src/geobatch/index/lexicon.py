@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import zlib
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -190,7 +191,6 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
         p_off += ds.place_count
         c_off += ds.postcode_count
     big = _big_keys(streets)
-    pair_keys, pair_rows = _street_context_pairs(datasets, big)
     all_keys = set(streets.keys) | set(places.keys) | set(postcodes.keys) | context | words
     all_keys |= set(pc_areas.keys) | set(loc_areas.keys)
     all_keys.discard("")
@@ -213,7 +213,7 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
                 _write_csr(out, name, pairs, ids, n)
             for name, pairs in (("pc_area", pc_areas), ("loc_area", loc_areas)):
                 _write_csr(out, name, pairs, ids, n, max_rows=AREA_MAX_STREETS)
-            _write_context_pairs(out, pair_keys, pair_rows, ids)
+            _write_context_pairs(out, *_street_context_pairs(datasets, big, ids))
             flags = np.zeros(n, dtype=np.uint8)
             flags[[ids[k] for k in context if k in ids]] |= CONTEXT
             flags[[ids[k] for k in words if k in ids]] |= STREET_WORD
@@ -249,41 +249,38 @@ def _big_keys(streets: _Pairs) -> set[str]:
 
 
 def _street_context_pairs(
-    datasets: list[DataSet], big: set[str]
-) -> tuple[list[str], list[tuple[int, int]]]:
-    """For every street listed under a big key: (that key, (hash of one of its locality, admin
-    or postcode keys, street row))."""
-    keys: list[str] = []
-    rows: list[tuple[int, int]] = []
-    if not big:
-        return keys, rows
+    datasets: list[DataSet], big: set[str], ids: dict[str, int]
+) -> tuple[array[int], array[int]]:
+    """For every street listed under a big key: (key id << 32 | the hash of one of its
+    locality, admin or postcode keys) and the street's row. Kept in compact arrays: a country
+    has tens of millions of pairs."""
+    combined: array[int] = array("q")
+    rows: array[int] = array("l")
     offset = 0
     for ds in datasets:
         for i, (key, alt) in enumerate(zip(ds.street_key_column(), ds.street_alt_column(),
                                            strict=True)):  # fmt: skip
-            mine = [k for k in (key, *split_names(alt)) if k in big]
+            mine = [ids[k] << 32 for k in (key, *split_names(alt)) if k in big]
             if not mine:
                 continue
             hashes = {context_hash(k) for k in split_names(ds.street_loc_keys.get(i))}
             hashes.update(context_hash(k) for k in split_names(ds.street_admin_keys.get(i)))
             hashes.update(postcode_hash(k) for k in split_names(ds.street_pc_keys.get(i)))
-            for k in mine:
+            row = offset + i
+            for high in mine:
                 for h in hashes:
-                    keys.append(k)
-                    rows.append((h, offset + i))
+                    combined.append(high | h)
+                    rows.append(row)
         offset += ds.street_count
-    return keys, rows
+    return combined, rows
 
 
-def _write_context_pairs(
-    out: ContainerWriter, keys: list[str], rows: list[tuple[int, int]], ids: dict[str, int]
-) -> None:
-    kid = np.fromiter((ids[k] for k in keys), dtype=np.int64, count=len(keys))
-    pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
-    combined = (kid << 32) | pairs[:, 0]
-    order = np.lexsort((pairs[:, 1], combined))
-    out.array("context.key", combined[order])
-    out.array("context.row", pairs[order, 1].astype(np.int32))
+def _write_context_pairs(out: ContainerWriter, combined: array[int], rows: array[int]) -> None:
+    keys = np.frombuffer(combined, dtype=np.int64) if len(combined) else np.zeros(0, np.int64)
+    row = np.frombuffer(rows, dtype=np.int64) if len(rows) else np.zeros(0, np.int64)
+    order = np.lexsort((row, keys))
+    out.array("context.key", keys[order])
+    out.array("context.row", row[order].astype(np.int32))
 
 
 def _write_csr(
