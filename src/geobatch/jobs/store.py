@@ -532,15 +532,17 @@ class JobStore:
                 _add_usage(con, job.key_id, usage_day, processed)
         return processed, failed
 
-    def complete(self, job_id: str, now: float, expires: float) -> None:
-        """Mark a job Completed; ``expires`` applies unless the job was created with its own."""
+    def complete(self, job_id: str, now: float, expires: float) -> bool:
+        """Mark a job Completed; ``expires`` applies unless the job was created with its own.
+        False when there is no such job or it was Aborted (cancelled while its last chunk was
+        in hand, or its results were being written): it stays Aborted."""
         with self.transaction() as con:
-            # An Aborted job (cancelled while its last chunk was in hand) stays Aborted.
-            con.execute(
+            cursor = con.execute(
                 "UPDATE jobs SET status = ?, completed = ?, expires = coalesce(expires, ?)"
                 " WHERE id = ? AND status != ?",
                 (JobStatus.COMPLETED, now, expires, job_id, JobStatus.ABORTED),
             )
+        return cursor.rowcount == 1
 
     def abort(self, job_id: str, message: str, now: float, expires: float) -> None:
         """Stop a job with a reason; its rows go, so no partial result is ever served."""
