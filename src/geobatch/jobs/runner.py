@@ -333,8 +333,16 @@ class JobRunner:
         self.paths.remove_job_files(job_id)
 
     def _trouble(self, active: _Active, message: str) -> None:
-        """A failure on the server's side: pause the job, abort it after too many in a row."""
+        """A failure on the server's side: pause the job, abort it after too many in a row.
+
+        The failures of one attempt count once: when the cluster goes away, every task in
+        flight fails with it, and that is one try of the job, not a try per task."""
         job_id = active.job.id
+        active.exhausted = False
+        active.cursor = -1  # rows of lost tasks are read again
+        if self._retry_at.get(job_id, 0.0) > time.monotonic():
+            log.warning("job %s: %s (in the attempt that failed already)", job_id, message)
+            return
         failures = self._failures[job_id] = self._failures.get(job_id, 0) + 1
         log.error(
             "job %s failed (attempt %d of %d): %s", job_id, failures, MAX_JOB_ATTEMPTS, message
@@ -343,8 +351,6 @@ class JobRunner:
             self._abort(active, f"the server could not process this job: {message}")
             return
         self._retry_at[job_id] = time.monotonic() + BACKOFF_SECONDS * 2 ** (failures - 1)
-        active.exhausted = False
-        active.cursor = -1  # rows of lost tasks are read again
 
     # --- steps -------------------------------------------------------------------------------
 
