@@ -676,7 +676,9 @@ class JobStore:
     def cancel_job(self, job_id: str, message: str, now: float, expires: float) -> bool:
         """Abort a Pending or Processing job at its owner's request; False when it had already
         ended. Its rows go (no partial result is served), and every later write of a runner
-        still working on it is refused (see :func:`_check_still_active`) or changes nothing."""
+        still working on it is refused (new rows: :func:`_check_still_active`) or changes
+        nothing (answers find no row to fill, so neither the counts nor the key's usage move;
+        :meth:`complete` leaves an Aborted job Aborted)."""
         with self.transaction() as con:
             cursor = con.execute(
                 "UPDATE jobs SET status = ?, error_message = ?, completed = ?,"
@@ -690,7 +692,7 @@ class JobStore:
 
     def delete_job(self, job_id: str) -> bool:
         """Forget a job and its rows at its owner's request; False when there was no such job.
-        A runner still working on it stores nothing more (see :func:`_check_still_active`)."""
+        A runner still working on it stores nothing more, as for :meth:`cancel_job`."""
         with self.transaction() as con:
             con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
             cursor = con.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
