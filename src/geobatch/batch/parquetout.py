@@ -53,6 +53,7 @@ class ParquetWriter:
         width = len(table.names)
         self._geometry = _free_name(GEOMETRY, table.names)
         types: list[Any] = []
+        self._plain: set[int] = set()  # columns of text (or doubles) made here, not restored
         for at, kind in enumerate(table.types):
             field_type = None
             if input_schema is not None and at < len(input_schema):
@@ -61,6 +62,7 @@ class ParquetWriter:
                     field_type = original
             if field_type is None:
                 field_type = pa.float64() if kind is ColumnType.REAL else pa.string()
+                self._plain.add(at)
             types.append(field_type)
         self._types = types
         fields = [pa.field(name, kind) for name, kind in zip(table.names, types, strict=True)]
@@ -83,7 +85,10 @@ class ParquetWriter:
         columns = []
         for at, arrow_type in enumerate(self._types):
             texts = [row[at] if at < len(row) else "" for row in rows]
-            columns.append(self._column(texts, arrow_type, self._table.names[at]))
+            if at in self._plain and arrow_type == pa.string():
+                columns.append(pa.array(texts, type=pa.string()))
+            else:
+                columns.append(self._column(texts, arrow_type, self._table.names[at]))
         points = [self._table.point(row) for row in rows]
         columns.append(
             pa.array([None if p is None else wkb_point(*p) for p in points], type=pa.binary())
@@ -95,7 +100,8 @@ class ParquetWriter:
         import pyarrow.compute as pc
 
         if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-            return pa.array(texts, type=arrow_type)
+            # A Parquet input's text column: its nulls went through the CSV pipeline as "".
+            return pa.array([text or None for text in texts], type=arrow_type)
         values = pa.array([text or None for text in texts], type=pa.string())
         try:
             return pc.cast(values, arrow_type)

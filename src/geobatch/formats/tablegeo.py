@@ -108,7 +108,12 @@ class GeoJsonWriter:
     def write_rows(self, rows: Sequence[Sequence[str]]) -> None:
         parts: list[str] = []
         for row in rows:
-            text = json.dumps(feature(self._table, row), ensure_ascii=False, allow_nan=False)
+            text = json.dumps(
+                feature(self._table, row),
+                ensure_ascii=False,
+                allow_nan=False,
+                separators=(",", ":"),
+            )
             parts.append(("" if not self._count and not parts else ",\n") + text)
         self._count += len(parts)
         self._out.write("".join(parts).encode("utf-8"))
