@@ -104,14 +104,14 @@ def scan(chunks: Iterable[bytes]) -> Scan:
                 offset += len(chunk)
                 continue
             try:
-                decoder.decode(chunk)
+                text = decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                start = exc.start - len(pending)  # where in ``chunk`` the bad bytes start
-                bad_at = offset + start
-                utf8_before = utf8_before or not (pending + chunk)[: exc.start].isascii()
-                window += chunk[max(start, 0) : max(start, 0) + WINDOW_BYTES]
+                combined = pending + chunk  # what the decoder saw: exc.start is into it
+                bad_at = offset - len(pending) + exc.start
+                utf8_before = utf8_before or not combined[: exc.start].isascii()
+                window += combined[exc.start : exc.start + WINDOW_BYTES]
             else:
-                utf8_before = True
+                utf8_before = utf8_before or not text.isascii()
         else:
             window += chunk[: WINDOW_BYTES - len(window)]
         offset += len(chunk)
