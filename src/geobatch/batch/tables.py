@@ -107,10 +107,19 @@ def open_xlsx(path: Path, sheet: str | None = None) -> Table:
     # openpyxl warns about parts of a workbook it ignores (data validation, default styles):
     # nothing a geocoding run should print.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
+    # A file object, not the name: openpyxl refuses names that do not end in .xlsx, and a
+    # workbook is known by its content (formats/filekinds.py).
+    handle = path.open("rb")
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:
+        handle.close()
         raise InputError(f"{path.name} is not a readable Excel workbook: {_reason(exc)}") from None
+
+    def close() -> None:
+        book.close()
+        handle.close()
+
     try:
         names = book.sheetnames
         if sheet is not None and sheet not in names:
@@ -124,10 +133,10 @@ def open_xlsx(path: Path, sheet: str | None = None) -> Table:
         if header is None:
             raise InputError(f"the sheet {chosen.title!r} is empty: it has no header row")
     except InputError:
-        book.close()
+        close()
         raise
     except Exception as exc:
-        book.close()
+        close()
         raise InputError(f"{path.name} is not a readable Excel workbook: {_reason(exc)}") from None
     total = chosen.max_row if isinstance(chosen.max_row, int) else None
     return Table(
@@ -135,7 +144,7 @@ def open_xlsx(path: Path, sheet: str | None = None) -> Table:
         rows=rows,
         total=None if total is None else max(total - 1, 0),
         label=f"sheet {chosen.title!r}",
-        close=book.close,
+        close=close,
     )
 
 
