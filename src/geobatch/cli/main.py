@@ -5,9 +5,11 @@ as one ``geobatch: error: ...`` line on stderr, never a traceback. Exit codes:
 
 ====  ==========================================================================
 0     success
-1     the run failed (index unusable, a source unreadable, an I/O error)
+1     the run failed (index unusable, a source unreadable, an I/O error, an optional
+      dependency missing: the line names the extra to install)
 2     the command or its input cannot be used as given (bad option, missing file,
-      a CSV without usable columns, a file that is not UTF-8 text)
+      a file without usable columns, a text file whose encoding cannot be told, a
+      corrupt workbook or Parquet file, an output extension geobatch does not write)
 130   interrupted (Ctrl-C)
 ====  ==========================================================================
 """
