@@ -15,7 +15,11 @@ baseline of 1 million in the same run. Measured, each in its own process:
   the process's private memory (USS) and PSS after the queries;
 - two workers: two processes each asking the same queries at once: USS of each, their PSS
   together, against one process alone (the pages of the index are shared, not copied);
-- query cost: addresses/s at the target size against the 1-million baseline (flat = 1.0).
+- query cost: addresses/s at the target size against the 1-million baseline (flat = 1.0), in
+  rounds that alternate the two sizes so that load from elsewhere falls on both alike.
+
+Both sizes answer the same number of queries (the smaller query file decides), so that their
+memory after the queries compares.
 
 Usage: python bench/bench_scale.py [--addresses 20000000] [--queries 100000] [--work DIR]
        [--memory MB] [--skip-import]
@@ -28,6 +32,7 @@ import argparse
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -38,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PYTHON = sys.executable
 BASELINE_ADDRESSES = 1_000_000
+ROUNDS = 6
 
 
 def synth(work: Path, addresses: int, queries: int) -> tuple[Path, Path]:
@@ -235,10 +241,11 @@ def main() -> None:
 
     print(f"engine: {native.describe()}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
     ensure_builtin(work / "builtin")
-    rows: dict[str, dict[str, float]] = {}
+    made: dict[str, tuple[Path, Path]] = {}
     for label, n in (("baseline", BASELINE_ADDRESSES), ("target", args.addresses)):
         data, queries = synth(work, n, args.queries)
         index = work / f"index-{n}"
+        made[label] = index, queries
         if not args.skip_import or not index.exists():
             if index.exists():
                 for p in index.iterdir():
@@ -247,12 +254,38 @@ def main() -> None:
             got = import_index(index, work / "builtin", data, args.memory)
             print(f"  {got['seconds']:.0f} s ({n / got['seconds']:,.0f} addresses/s), "
                   f"peak memory {got['peak_mb']:,.0f} MB")  # fmt: skip
-        with open(queries, encoding="utf-8") as f:
-            asked = sum(1 for _ in csv.reader(f)) - 1
-        rows[label] = measure(f"{label} ({n:,})", index, queries, min(args.queries, asked))
-    base, target = rows["baseline"], rows["target"]
-    print(f"\nquery cost as the index grows: {target['rate'] / base['rate']:.2f} x the speed on "
-          f"{BASELINE_ADDRESSES:,} addresses (flat = 1.00)")  # fmt: skip
+    # The same number of queries at both sizes, so that memory after them compares too.
+    asked = min(args.queries, *(_count_queries(q) for _, q in made.values()))
+    for label, (index, queries) in made.items():
+        measure(f"{label} ({index.name[6:]})", index, queries, asked)
+    paired_cost(made["baseline"], made["target"], asked)
+
+
+def _count_queries(queries: Path) -> int:
+    with open(queries, encoding="utf-8") as f:
+        return sum(1 for _ in csv.reader(f)) - 1
+
+
+def paired_cost(base: tuple[Path, Path], target: tuple[Path, Path], asked: int) -> None:
+    """Query cost as the index grows, in rounds that alternate the two sizes (each round: one
+    process per size, one after the other, on the same number of queries), so that load from
+    elsewhere on the machine falls on both alike; the median of the rounds' ratios."""
+    per_round = max(asked // ROUNDS, 1)
+    ratios = []
+    print(
+        f"\nquery cost as the index grows ({ROUNDS} alternating rounds of {per_round:,} queries):"
+    )
+    for r in range(ROUNDS):
+        order = [base, target] if r % 2 == 0 else [target, base]
+        got = {}
+        for index, queries in order:
+            out = result(child(index, queries, per_round))
+            got[index] = out["n"] / out["seconds"]
+        ratios.append(got[target[0]] / got[base[0]])
+        print(f"  round {r + 1}: {got[base[0]]:,.0f} vs {got[target[0]]:,.0f} addresses/s "
+              f"({ratios[-1]:.2f} x), load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"  median: {statistics.median(ratios):.2f} x the speed on the baseline "
+          f"(flat = 1.00)")  # fmt: skip
 
 
 if __name__ == "__main__":
