@@ -19,6 +19,7 @@ from geobatch.text.abbreviations import key_of_tokens, token_forms
 from geobatch.text.housenumbers import is_housenumber, normalize_housenumber
 from geobatch.text.normalize import query_tokens
 from geobatch.text.postcodes import postcode_key, strip_country_prefix
+from geobatch.text.scripts import has_unspaced
 from geobatch.text.units import clean_line
 
 MAX_SPAN = 6
@@ -92,6 +93,10 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
         parts = text.split(",") if role in _STREET_ROLES else [text]
         for part in parts:
             words = query_tokens(part)
+            if not part.isascii() and any(map(has_unspaced, words)):
+                # Chinese, Japanese, Thai: words are not spaced, they are found in the index's
+                # own vocabulary (longest match), as Nominatim's ICU tokenizer does.
+                words = [w for word in words for w in _segmented(word, vocab)]
             if words:
                 groups.append((len(tokens), len(tokens) + len(words)))
                 tokens.extend(words)
@@ -116,6 +121,10 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
         readings.setdefault(span, []).append(prow)
     analysis.place_readings = sorted(readings.items(), key=lambda item: item[0].start - item[0].end)
     return analysis
+
+
+def _segmented(word: str, vocab: Vocabulary) -> list[str]:
+    return vocab.segment(word) if has_unspaced(word) else [word]
 
 
 def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:

@@ -359,6 +359,11 @@ class Lexicon:
         found: int | None = self._trie.get(key)
         return -1 if found is None else found
 
+    def longest_prefix(self, text: str) -> int:
+        """The length of the longest key that ``text`` begins with (0: none)."""
+        found: list[str] = self._trie.prefixes(text)
+        return max(map(len, found), default=0)
+
     def rows(self, kind: str, kid: int) -> tuple[int, ...]:
         start, rows = self._csr[kind]
         return tuple(rows[start[kid] : start[kid + 1]])

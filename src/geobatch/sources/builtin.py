@@ -33,7 +33,7 @@ import shapely
 from countryinfo import CountryInfo
 from scipy.spatial import cKDTree
 
-from geobatch.sources.geonames import kind_for_population, latin_alt_names
+from geobatch.sources.geonames import alt_names, kind_for_population
 from geobatch.sources.records import (
     AreaKind,
     AreaRecord,
@@ -437,7 +437,7 @@ class BuiltinGazetteer:
                 kind=kind_for_population(city.population),
                 lon=city.lon,
                 lat=city.lat,
-                alt_names=latin_alt_names(city.alt_names, city.name),
+                alt_names=alt_names(city.alt_names, city.name),
                 population=city.population,
                 country_code=city.country,
                 admin1=city.admin1,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from geobatch.text.normalize import tokenize
+from geobatch.text.scripts import transliterated
 
 # Expanded wherever they stand in a name.
 _ANYWHERE: dict[str, str] = {
@@ -123,12 +124,16 @@ _TRANSCRIBED = frozenset("äöüÄÖÜøØåÅ")
 
 
 def name_keys(name: str) -> list[str]:
-    """The key of ``name`` and the key of its transcribed spelling too.
+    """The key of ``name``, of its transcribed spelling, and of its Latin spelling.
 
     "Mühleholz" is typed both "Muhleholz" and "Muehleholz", "København" both "Kobenhavn" and
-    "Koebenhavn", "Århus" "Aarhus": every spelling must find it.
+    "Koebenhavn", "Århus" "Aarhus": every spelling must find it. A name in another script is
+    found by its transliteration too ("Москва" by "Moskva", :mod:`geobatch.text.scripts`).
     """
     keys = [name_key(name)]
     if any(ch in _TRANSCRIBED for ch in name):
         keys.append(name_key(name.translate(_TRANSCRIPTIONS)))
+    latin = transliterated(name)
+    if latin is not None:
+        keys.append(name_key(latin))
     return [k for k in dict.fromkeys(keys) if k]
