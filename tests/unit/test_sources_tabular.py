@@ -12,9 +12,9 @@ from geobatch.sources.geonames import (
     GeoNamesSource,
     Layout,
     PostcodeCentroidSource,
+    alt_names,
     detect_layout,
     is_latin_name,
-    alt_names,
     latin_alt_names,
     place_kind,
 )

@@ -90,7 +90,7 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
         if role in _STREET_ROLES:
             text, found_unit = clean_line(text)
             unit = unit or found_unit
-        parts = text.split(",") if role in _STREET_ROLES else [text]
+        parts = _GROUP_SEPARATORS.split(text) if role in _STREET_ROLES else [text]
         for part in parts:
             words = query_tokens(part)
             if not part.isascii() and any(map(has_unspaced, words)):
@@ -121,6 +121,10 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
         readings.setdefault(span, []).append(prow)
     analysis.place_readings = sorted(readings.items(), key=lambda item: item[0].start - item[0].end)
     return analysis
+
+
+# Commas of every script separate the parts of an address (Arabic ، , Japanese 、, full-width ，).
+_GROUP_SEPARATORS = re.compile("[,\u060c\u3001\uff0c]")
 
 
 def _segmented(word: str, vocab: Vocabulary) -> list[str]:

@@ -57,6 +57,16 @@ _ANYWHERE: dict[str, str] = {
     "kgs": "kongens",
     "skt": "sankt",
     "sct": "sankt",
+    # Russian (folded: й is и, ё is е)
+    "ул": "улица",
+    "пер": "переулок",
+    "просп": "проспект",
+    "пл": "площадь",
+    "наб": "набережная",
+    "ш": "шоссе",
+    # Greek
+    "οδ": "οδοσ",
+    "λεωφ": "λεωφοροσ",
     # French
     "bvd": "boulevard",
     "che": "chemin",

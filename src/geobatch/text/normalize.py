@@ -78,10 +78,7 @@ def _is_accent(ch: str) -> bool:
     o = ord(ch)
     if o < 0x0300:
         return False
-    for lo, hi in _ACCENT_MARKS:
-        if lo <= o <= hi:
-            return True
-    return False
+    return any(lo <= o <= hi for lo, hi in _ACCENT_MARKS)
 
 
 @lru_cache(maxsize=100_000)
@@ -182,6 +179,11 @@ def _query_tokens(text: str) -> tuple[str, ...]:
         return tuple(_TOKEN.findall(lowered))
     out: list[str] = []
     for tok in _TOKEN_ANY.findall(lowered):
+        if tok[0].isdigit() and not tok.isascii() and len(tok) <= 8:
+            # "12а" with a Cyrillic letter is house number 12a, as the index keys it.
+            latin = anyascii(tok).lower()
+            if latin.isalnum():
+                tok = latin
         if tok.isascii() or not any(c.isdigit() for c in tok) or not any(map(is_unspaced, tok)):
             out.append(tok)
         else:

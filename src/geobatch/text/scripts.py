@@ -14,6 +14,7 @@ what else a name in a non-Latin script needs:
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 from anyascii import anyascii
@@ -47,10 +48,7 @@ _ABJADS = (
 
 
 def _within(o: int, ranges: tuple[tuple[int, int], ...]) -> bool:
-    for lo, hi in ranges:
-        if lo <= o <= hi:
-            return True
-    return False
+    return any(lo <= o <= hi for lo, hi in ranges)
 
 
 def is_unspaced(ch: str) -> bool:
@@ -79,4 +77,22 @@ def transliterated(name: str) -> str | None:
         if _within(o, _ABJADS):
             return None
         foreign = True
-    return anyascii(name) if foreign else None
+    if not foreign:
+        return None
+    if any(0x0370 <= ord(ch) <= 0x03FF or 0x1F00 <= ord(ch) <= 0x1FFF for ch in name):
+        name = _greek_digraphs(name)
+    return anyascii(name)
+
+
+# Greek vowel pairs as Greeks write them in Latin letters (ELOT 743), not letter by letter
+# ("Σιόκου" is Siokou, not Siokoy; "Ναύπλιο" Navplio).
+_GREEK_PAIRS = (("ου", "ou"), ("αυ", "av"), ("ευ", "ev"), ("ηυ", "iv"))
+
+
+def _greek_digraphs(name: str) -> str:
+    plain = "".join(
+        c for c in unicodedata.normalize("NFD", name.lower()) if not unicodedata.combining(c)
+    )
+    for pair, latin in _GREEK_PAIRS:
+        plain = plain.replace(pair, latin)
+    return plain
