@@ -294,6 +294,7 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
     score += _context_evidence(
         a, vocab, ev, covered, vocab.street_localities(row), vocab.street_admin(row),
         street.country_code, unknown_admin=not street.admin1,
+        unknown_locality=not street.locality,
     )  # fmt: skip
     ev.contested = vocab.street_key_count(street.key) > 1
     hn_tokens = [n for n in a.numbers if n[0] not in covered]
@@ -393,11 +394,12 @@ def _house_number(
                 key, data.address_number(chosen), lat, lon, data.address_postcode(chosen),
                 data.address_unit(chosen), False, spread,
             )  # fmt: skip
+    wanted_postcodes = frozenset(pc for _, pc in a.postcode_spans)
     for start, end, key in options:
-        guess = interpolate_number(vocab, row, key)
+        guess = interpolate_number(vocab, row, key, wanted_postcodes)
         if guess is not None:
             covered.update(range(start, end))
-            return _Number(key, key, guess[0], guess[1], None, None, True, 0.0)
+            return _Number(key, key, guess[0], guess[1], guess[2], None, True, 0.0)
     return None
 
 
@@ -533,10 +535,12 @@ def _context_evidence(
     admins: frozenset[str],
     country_code: str | None,
     unknown_admin: bool = False,
+    unknown_locality: bool = False,
 ) -> float:
     """Locality, admin area and country named in the query, for or against a candidate.
     ``unknown_admin``: the candidate (a street) does not know its state, so a state named in
-    the query can neither confirm nor contradict it."""
+    the query can neither confirm nor contradict it; ``unknown_locality`` likewise for its town
+    (a TIGER range far from any town of the gazetteer)."""
     score = 0.0
     # Longest spans first, so "Queens Village" is read before "Queens".
     for span in a.context_spans:
@@ -565,13 +569,14 @@ def _context_evidence(
         # the most any can, no later one can replace it, so the rest need not be read
         # (a name like "San Antonio" has a hundred readings, asked for by every candidate).
         best = _place_context(places[prows[0]], span, country_code, localities, admins, a,
-                              unknown_admin)  # fmt: skip
+                              unknown_admin, unknown_locality)  # fmt: skip
         for p in prows[1:]:
             if best[0] >= _BEST_PLACE_CONTEXT:
                 break
             outcome = _place_context(
-                places[p], span, country_code, localities, admins, a, unknown_admin
-            )
+                places[p], span, country_code, localities, admins, a, unknown_admin,
+                unknown_locality,
+            )  # fmt: skip
             if outcome[0] > best[0]:
                 best = outcome
         if best[0] == 0.0 and not best[1]:
@@ -633,6 +638,7 @@ def _place_context(
     admins: frozenset[str],
     a: Analysis,
     unknown_admin: bool = False,
+    unknown_locality: bool = False,
 ) -> tuple[float, str]:
     """What one reading of a span says about a candidate: (score, what it confirmed)."""
     if place.kind in SETTLEMENT_KINDS and not localities.isdisjoint(place.keys):
@@ -653,6 +659,8 @@ def _place_context(
     if place.kind in SETTLEMENT_KINDS and a.roles[span.start] in (Role.ANY, Role.LOCALITY):
         if place.country_code not in (country_code, None):
             return 0.0, ""
+        if unknown_locality:
+            return 0.0, "unknown"  # a street that does not know its town: neither for nor against
         return WEIGHT["locality_conflict"], "conflict"
     return 0.0, ""
 
