@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -38,6 +40,7 @@ from geobatch.model import (
     ResultStatus,
 )
 from geobatch.text.abbreviations import name_key
+from geobatch.text.normalize import fold
 from geobatch.text.postcodes import postcode_key
 
 PLACE_TYPES = {
@@ -297,6 +300,8 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
         unknown_locality=not street.locality,
     )  # fmt: skip
     ev.contested = vocab.street_key_count(street.key) > 1
+    if a.marked and _spelled_otherwise(a.marked, street.name):
+        score += WEIGHT["spelling_differs"]
     hn_tokens = [n for n in a.numbers if n[0] not in covered]
     if ev.area_typo and a.numbers and (number is None or number.interpolated):
         # A name read with the larger budget of its town must be borne out by the house
@@ -314,6 +319,19 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
     score += _unexplained(a, ev, covered)
     asked = 0 if (number is not None or hn_tokens) else LEVEL[EntityType.ROAD_BLOCK]
     return _street_result(a, vocab, street, ev, score, asked, covered, number)
+
+
+def _spelled_otherwise(marked: dict[str, str], name: str) -> bool:
+    """Whether the query writes a word of ``name`` with other diacritics than the name has
+    ("Stötz 11" and the street Stotz): an exact spelling must beat a folded one."""
+    for word in _WORDS.findall(unicodedata.normalize("NFC", name).casefold()):
+        asked = marked.get(fold(word))
+        if asked is not None and asked != word:
+            return True
+    return False
+
+
+_WORDS = re.compile(r"[^\W\d_]+")
 
 
 def _near_rival(a: Analysis, vocab: Vocabulary, row: int, span: Span, typos: int, key: str) -> bool:
@@ -536,11 +554,13 @@ def _context_evidence(
     country_code: str | None,
     unknown_admin: bool = False,
     unknown_locality: bool = False,
+    near: tuple[float, float] | None = None,
 ) -> float:
     """Locality, admin area and country named in the query, for or against a candidate.
     ``unknown_admin``: the candidate (a street) does not know its state, so a state named in
     the query can neither confirm nor contradict it; ``unknown_locality`` likewise for its town
-    (a TIGER range far from any town of the gazetteer)."""
+    (a TIGER range far from any town of the gazetteer). ``near``: the candidate is itself a
+    place there, so another place's names confirm it only if that place is the same one."""
     score = 0.0
     # Longest spans first, so "Queens Village" is read before "Queens".
     for span in a.context_spans:
@@ -569,13 +589,13 @@ def _context_evidence(
         # the most any can, no later one can replace it, so the rest need not be read
         # (a name like "San Antonio" has a hundred readings, asked for by every candidate).
         best = _place_context(places[prows[0]], span, country_code, localities, admins, a,
-                              unknown_admin, unknown_locality)  # fmt: skip
+                              unknown_admin, unknown_locality, near)  # fmt: skip
         for p in prows[1:]:
             if best[0] >= _BEST_PLACE_CONTEXT:
                 break
             outcome = _place_context(
                 places[p], span, country_code, localities, admins, a, unknown_admin,
-                unknown_locality,
+                unknown_locality, near,
             )  # fmt: skip
             if outcome[0] > best[0]:
                 best = outcome
@@ -639,10 +659,17 @@ def _place_context(
     a: Analysis,
     unknown_admin: bool = False,
     unknown_locality: bool = False,
+    near: tuple[float, float] | None = None,
 ) -> tuple[float, str]:
     """What one reading of a span says about a candidate: (score, what it confirmed)."""
-    if place.kind in SETTLEMENT_KINDS and not localities.isdisjoint(place.keys):
-        # The query names the candidate's town by another of its names ("Helsingfors").
+    if (
+        place.kind in SETTLEMENT_KINDS
+        and not localities.isdisjoint(place.keys)
+        and (near is None or _same_place(place, near))
+    ):
+        # The query names the candidate's town by another of its names ("Helsingfors"); for
+        # a town candidate, only a name of that town ("Asunción, Paraguay": Paraguay is also
+        # a name of Asunción, which confirms no other Asunción).
         return WEIGHT["locality"], "locality"
     if place.kind == "country":
         if place.country_code == country_code:
@@ -663,6 +690,12 @@ def _place_context(
             return 0.0, "unknown"  # a street that does not know its town: neither for nor against
         return WEIGHT["locality_conflict"], "conflict"
     return 0.0, ""
+
+
+def _same_place(place: PlaceRow, near: tuple[float, float]) -> bool:
+    return not _surely_farther(place.lat, near[0], _PLACE_DEDUPE_M) and (
+        haversine_m(place.lat, place.lon, near[0], near[1]) < _PLACE_DEDUPE_M
+    )
 
 
 def _unexplained(a: Analysis, ev: Evidence, covered: set[int]) -> float:
@@ -706,18 +739,39 @@ def _place_candidate(
     ev = Evidence(etype)
     covered = set(span.tokens)
     score = WEIGHT["place_entity"] + _population_bonus(place.population)
+    primary = place.keys[0] if place.keys else matched
+    if (
+        matched != primary
+        and len(matched) < len(primary)
+        and matched in primary
+        and matched not in locality_keys(place.name)  # "New York" of New York City is whole
+    ):
+        # "Salvador" is a part of El Salvador's name, not a name of it: a word is missing.
+        ev.partial = True
+        score += WEIGHT["partial_name"]
     if etype is EntityType.COUNTRY:
         score += WEIGHT["country_entity"]
     elif etype is EntityType.POPULATED_PLACE:
         score += WEIGHT["settlement_entity"]
-        if place.keys and matched != place.keys[0]:
+        # New York City answers to "New York" as well as to its name: a city that shares its
+        # name with its state is what the name means on its own (the state is asked "NY").
+        if matched != primary and matched not in locality_keys(place.admin1):
             score += WEIGHT["alternate_name"]
-    own = locality_keys(place.name)
-    admins = locality_keys(place.admin1) | (
-        {place.admin1_code.lower()} if place.admin1_code else set()
+    settlement = etype in (EntityType.POPULATED_PLACE, EntityType.NEIGHBORHOOD)
+    # A town's other names in the query confirm the town; they say nothing for a state or a
+    # country ("NY" is also a name of New York City, "Paraguay" one of Asunción's).
+    own = locality_keys(place.name) if settlement else frozenset()
+    # A state is not confirmed by its own name or code a second time ("New York, NY").
+    admins: frozenset[str] = (
+        frozenset()
+        if etype is EntityType.ADMIN_DIVISION1
+        else locality_keys(place.admin1)
+        | frozenset({place.admin1_code.lower()} if place.admin1_code else ())
     )
     score += _postcode_near_place(a, vocab, ev, covered, place, etype)
-    score += _context_evidence(a, vocab, ev, covered, own, frozenset(admins), place.country_code)
+    score += _context_evidence(
+        a, vocab, ev, covered, own, admins, place.country_code, near=(place.lat, place.lon)
+    )
     score += _unexplained(a, ev, covered)
     asked = _asked_level(a, covered, etype)
     name = place.name

@@ -8,6 +8,7 @@ crosses a group boundary.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -17,7 +18,7 @@ from geobatch.geocode.vocabulary import Vocabulary
 from geobatch.model import GeocodeRequest
 from geobatch.text.abbreviations import key_of_tokens, token_forms
 from geobatch.text.housenumbers import is_housenumber, normalize_housenumber
-from geobatch.text.normalize import query_tokens
+from geobatch.text.normalize import fold, query_tokens
 from geobatch.text.postcodes import postcode_key, strip_country_prefix
 from geobatch.text.scripts import has_unspaced
 from geobatch.text.units import clean_line
@@ -74,6 +75,9 @@ class Analysis:
     place_readings: list[tuple[Span, list[int]]] = field(default_factory=list)
     # Spans that may be a misspelt locality and their edit limit: made when first asked for.
     typo_locality_spans: list[tuple[Span, int]] | None = None
+    # The query's words written with diacritics, by their folded form ("stotz" → "stötz"):
+    # a street spelt otherwise is a worse reading (empty for a query in plain ASCII).
+    marked: dict[str, str] = field(default_factory=dict)
 
     def word_tokens(self) -> list[int]:
         return self.words
@@ -102,6 +106,7 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
                 tokens.extend(words)
                 roles.extend([role] * len(words))
     analysis = Analysis(tokens, roles, unit, groups)
+    analysis.marked = _marked_words(request)
     forms = [token_forms(t) for t in tokens]
     has_digit = [not t.isalpha() and any(ch.isdigit() for ch in t) for t in tokens]
     for start, end in groups:
@@ -125,6 +130,23 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
 
 # Commas of every script separate the parts of an address (Arabic ، , Japanese 、, full-width ，).
 _GROUP_SEPARATORS = re.compile("[,\u060c\u3001\uff0c]")
+
+
+_LETTER_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def _marked_words(request: GeocodeRequest) -> dict[str, str]:
+    """Words of the query that carry diacritics, by folded form (see Analysis.marked)."""
+    out: dict[str, str] = {}
+    for text, _ in _fields(request):
+        if text.isascii():
+            continue
+        for word in _LETTER_WORDS.findall(unicodedata.normalize("NFC", text).casefold()):
+            if not word.isascii():
+                folded = fold(word)
+                if folded.isascii() and folded != word:
+                    out[folded] = word
+    return out
 
 
 def _segmented(word: str, vocab: Vocabulary) -> list[str]:

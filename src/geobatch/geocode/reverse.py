@@ -30,8 +30,6 @@ from geobatch.index.geodesy import EARTH_RADIUS_M
 from geobatch.index.layout import ADDRESS_RADIUS_M, PLACE_KIND_CODES, STREET_RADIUS_M
 from geobatch.index.read import IndexData, PlaceRow
 from geobatch.index.spatial import FloatArray, IntArray, PointTree, PolygonIndex, unit_vectors
-from geobatch.text.abbreviations import name_key
-from geobatch.text.postcodes import postcode_key
 from geobatch.model import (
     Address,
     Answer,
@@ -44,6 +42,8 @@ from geobatch.model import (
     Point,
     ResultStatus,
 )
+from geobatch.text.abbreviations import name_key
+from geobatch.text.postcodes import postcode_key
 
 PLACE_RADIUS_M = 10_000.0
 # Near a border, a town this close outweighs a coarse built-in country outline.

@@ -90,6 +90,15 @@ COMMON_COUNTRY_NAMES: Mapping[str, tuple[str, ...]] = {
     "XK": ("Kosovo",),
 }
 
+# Names people use for the largest places that GeoNames lacks or that the alternate names
+# filter drops (three capitals look like an airport code).
+COMMON_PLACE_NAMES: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("US", "New York City"): ("NYC", "New York"),
+    ("US", "Washington, D.C."): ("Washington DC", "Washington D.C."),
+    ("MX", "Mexico City"): ("CDMX", "Ciudad de México"),
+    ("BR", "Rio de Janeiro"): ("Rio",),
+}
+
 # Words that differ between GeoNames and ISO spellings of the same subdivision.
 _GENERIC_WORDS = frozenset(
     (
@@ -437,7 +446,14 @@ class BuiltinGazetteer:
                 kind=kind_for_population(city.population),
                 lon=city.lon,
                 lat=city.lat,
-                alt_names=alt_names(city.alt_names, city.name),
+                # The common names bypass the filter ("NYC" looks like an airport code).
+                alt_names=_distinct(
+                    (
+                        *alt_names(city.alt_names, city.name),
+                        *COMMON_PLACE_NAMES.get((city.country, city.name), ()),
+                    ),
+                    city.name,
+                ),  # fmt: skip
                 population=city.population,
                 country_code=city.country,
                 admin1=city.admin1,
