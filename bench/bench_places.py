@@ -38,15 +38,26 @@ from geobatch.index.build import ensure_builtin
 from geobatch.index.spatial import haversine_m
 
 NEAR_M = 25_000.0
-_NATIVE_PREFIXES = ("CYRILLIC", "GREEK", "CJK", "HANGUL", "ARABIC", "HEBREW", "HIRAGANA", "KATAKANA")
+_NATIVE_PREFIXES = (
+    "CYRILLIC",
+    "GREEK",
+    "CJK",
+    "HANGUL",
+    "ARABIC",
+    "HEBREW",
+    "HIRAGANA",
+    "KATAKANA",
+)
 
 
 def native_name(city: dict[str, Any]) -> str | None:
     for name in city["alternatenames"]:
         letters = [c for c in name if c.isalpha()]
-        if letters and all(
-            unicodedata.name(c, "").startswith(_NATIVE_PREFIXES) for c in letters
-        ) and not name[0].islower():
+        if (
+            letters
+            and all(unicodedata.name(c, "").startswith(_NATIVE_PREFIXES) for c in letters)
+            and not name[0].islower()
+        ):
             return str(name)
     return None
 
@@ -66,7 +77,9 @@ def main() -> None:
         by_name[c["name"].casefold()].append(c)
     rng = random.Random(args.seed)
     largest = sorted(cities, key=lambda c: -int(c["population"] or 0))[:1000]
-    big = [c for c in cities if int(c["population"] or 0) >= 15_000 and c["countrycode"] in countries]
+    big = [
+        c for c in cities if int(c["population"] or 0) >= 15_000 and c["countrycode"] in countries
+    ]
     us = [c for c in cities if c["countrycode"] == "US" and int(c["population"] or 0) >= 5_000
           and c["admin1code"] in states]  # fmt: skip
     sample = rng.sample(big, min(args.limit, len(big)))
@@ -84,9 +97,7 @@ def main() -> None:
             (gm.GeocodeRequest(locality=c["name"], country=countries[c["countrycode"]]), c, "cc")
             for c in sample
         ],
-        "native": [
-            (gm.GeocodeRequest(query=n), c, None) for c in largest if (n := native_name(c))
-        ],
+        "native": [(gm.GeocodeRequest(query=n), c, None) for c in largest if (n := native_name(c))],
     }
     with tempfile.TemporaryDirectory() as tmp:
         ensure_builtin(Path(tmp))
@@ -98,7 +109,7 @@ def main() -> None:
             answers = geocoder.geocode_batch([q for q, _, _ in queries])
             rate = len(queries) / (time.perf_counter() - started)
             hits = wrong_high = base = 0
-            for (request, city, scope), answer in zip(queries, answers, strict=True):
+            for (_, city, scope), answer in zip(queries, answers, strict=True):
                 lat, lon = float(city["latitude"]), float(city["longitude"])
                 best = answer.best
                 if best is not None:

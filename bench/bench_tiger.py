@@ -167,8 +167,9 @@ def main() -> None:
                 street_level += 1
                 flagged += gm.MatchCode.UP_HIERARCHY in best.match_codes
         k = len(outside)
+        share = 100 * flagged / max(street_level, 1)
         print(f"outside every range: street level {100 * street_level / k:.1f} %, "
-              f"of which flagged UpHierarchy {100 * flagged / max(street_level, 1):.1f} %")  # fmt: skip
+              f"of which flagged UpHierarchy {share:.1f} %")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ from geobatch.model import Confidence, EntityType, GeocodeRequest, ResultStatus,
 from geobatch.sources.detect import open_source
 
 TOWNS, STREETS, NUMBERS = 150, 100, 20
-SYLLABLES = "ar bo ki ly ne su ta vi do ge ha mu po ri se te wa lo ze fa".split()
+SYLLABLES = ["ar", "bo", "ki", "ly", "ne", "su", "ta", "vi", "do", "ge"]
+SYLLABLES += ["ha", "mu", "po", "ri", "se", "te", "wa", "lo", "ze", "fa"]
 
 
 def _word(rng: random.Random, parts: int) -> str:
@@ -97,7 +98,9 @@ def test_a_country_imports_in_bounded_memory_and_answers_every_address(
         assert best.address.locality == r["CITY"]
         assert abs(best.point.lat - float(r["LAT"])) < 1e-7
         assert abs(best.point.lon - float(r["LON"])) < 1e-7
-    back = geocoder.reverse_batch([ReverseRequest(float(r["LAT"]), float(r["LON"])) for r in sample])
+    back = geocoder.reverse_batch(
+        [ReverseRequest(float(r["LAT"]), float(r["LON"])) for r in sample]
+    )
     for r, answer in zip(sample, back, strict=True):
         assert answer.status is ResultStatus.OK
         best = answer.best

@@ -165,6 +165,7 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
                 words.update(token_forms(tok))
         kinds = ds.place_kinds()
         population = ds.place_population()
+        spelt = ds.place_spelt_keys()
         builtin = ds.source == BUILTIN_NAME
         for i, keys in enumerate(ds.place_keys()):
             row = p_off + i
@@ -173,7 +174,7 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
                 places.add(k, row)
             context.update(split)
             if not builtin or population[i] >= FUZZY_PLACE_POPULATION:
-                fuzzy_places.update(split)
+                fuzzy_places.update(split[: spelt[i]])
             if kinds[i] == country_kind:
                 place = ds.place(i)
                 if place.country_code:

@@ -453,7 +453,7 @@ class BuiltinGazetteer:
                         *COMMON_PLACE_NAMES.get((city.country, city.name), ()),
                     ),
                     city.name,
-                ),  # fmt: skip
+                ),
                 population=city.population,
                 country_code=city.country,
                 admin1=city.admin1,

@@ -133,7 +133,7 @@ _TRANSCRIPTIONS = str.maketrans(
 _TRANSCRIBED = frozenset("äöüÄÖÜøØåÅ")
 
 
-def name_keys(name: str) -> list[str]:
+def name_keys(name: str, transliteration: bool = True) -> list[str]:
     """The key of ``name``, of its transcribed spelling, and of its Latin spelling.
 
     "Mühleholz" is typed both "Muhleholz" and "Muehleholz", "København" both "Kobenhavn" and
@@ -143,7 +143,7 @@ def name_keys(name: str) -> list[str]:
     keys = [name_key(name)]
     if any(ch in _TRANSCRIBED for ch in name):
         keys.append(name_key(name.translate(_TRANSCRIPTIONS)))
-    latin = transliterated(name)
+    latin = transliterated(name) if transliteration else None
     if latin is not None:
         keys.append(name_key(latin))
     return [k for k in dict.fromkeys(keys) if k]
