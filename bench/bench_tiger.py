@@ -12,7 +12,8 @@ number inside each (of the range's parity) is asked in the forms US users write:
 The truth is the interpolated point: the number's share of the range along its line, worked out
 here from the CSV (any range of that street and ZIP holding the number counts, as TIGER repeats
 some). Per form: share within 50 m (target: 95 %), calculation method Interpolation, High
-answers (an interpolated number is never High), speed. Then numbers outside every range of their
+answers (an interpolated number is never High), misses flagged Ambiguous or UpHierarchy, speed.
+Then numbers outside every range of their
 street: share answered at street level and flagged (UpHierarchy), never as an address.
 
 Usage: python bench/bench_tiger.py [--shared ../shared/data] [--limit 2000] [--seed 7]
@@ -130,13 +131,14 @@ def main() -> None:
             if numbers:
                 asked.append((rng.choice(numbers), r))
         print(f"{len(ranges):,} ranges, {len(asked):,} numbers asked")
-        print(f"{'form':<20} {'within 50 m':>12} {'Interpolation':>14} {'High':>6} {'addr/s':>8}")
+        print(f"{'form':<20} {'within 50 m':>12} {'Interpolation':>14} {'High':>6} "
+              f"{'misses flagged':>15} {'addr/s':>8}")  # fmt: skip
         for form in FORMS:
             requests = [request(form, n, r, towns[r.zip_code]) for n, r in asked]
             started = time.perf_counter()
             answers = geocoder.geocode_batch(requests)
             rate = len(requests) / (time.perf_counter() - started)
-            hits = interp = high = 0
+            hits = interp = high = flagged_misses = 0
             for (n, r), answer in zip(asked, answers, strict=True):
                 best = answer.best
                 if best is None:
@@ -147,11 +149,15 @@ def main() -> None:
                     for lat, lon in truths
                 ):
                     hits += 1
+                else:
+                    flagged_misses += best.match_codes != (gm.MatchCode.GOOD,)
                 interp += best.calculation_method is gm.CalculationMethod.INTERPOLATION
                 high += best.confidence is gm.Confidence.HIGH
             k = len(asked)
+            misses = k - hits
+            flagged = f"{flagged_misses}/{misses}"
             print(f"{form:<20} {100 * hits / k:>11.2f} % {100 * interp / k:>12.1f} % "
-                  f"{100 * high / k:>5.1f} % {rate:>8,.0f}")  # fmt: skip
+                  f"{100 * high / k:>5.1f} % {flagged:>15} {rate:>8,.0f}")  # fmt: skip
         # Numbers outside every range of their street and ZIP.
         outside = []
         for _, r in asked:

@@ -417,7 +417,7 @@ def _house_number(
         guess = interpolate_number(vocab, row, key, wanted_postcodes)
         if guess is not None:
             covered.update(range(start, end))
-            return _Number(key, key, guess[0], guess[1], guess[2], None, True, 0.0)
+            return _Number(key, key, guess[0], guess[1], guess[2], None, True, guess[3])
     return None
 
 
