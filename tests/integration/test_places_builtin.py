@@ -34,6 +34,18 @@ CASES = [
     ("Salvador", PLACE, "BR", -12.976, -38.491),
     ("Asunción, Paraguay", PLACE, "PY", -25.287, -57.647),
     ("Paraguay", COUNTRY, "PY", None, None),
+    # a city of that name before a country's other name for it, or a state of its name
+    ("Guadalupe", PLACE, "MX", 25.677, -100.260),
+    ("Veracruz, Mexico", PLACE, "MX", 19.181, -96.142),
+    ("São Paulo", PLACE, "BR", -23.548, -46.636),
+    # state codes that are also words: Indiana, Louisiana, Delaware
+    ("Marion, IN", PLACE, "US", 40.558, -85.659),
+    ("Brazil, IN", PLACE, "US", 39.524, -87.125),
+    ("Lafayette, LA", PLACE, "US", 30.224, -92.020),
+    ("Dover, DE", PLACE, "US", 39.158, -75.524),
+    # importance: a namesake twenty times smaller is no rival
+    ("Paris", PLACE, "FR", 48.853, 2.349),
+    ("Moscow", PLACE, "RU", 55.752, 37.618),
 ]
 
 
@@ -49,6 +61,18 @@ def test_place(
         assert haversine_m(best.point.lat, best.point.lon, lat, lon) < 25_000
 
 
+@pytest.mark.parametrize("query", ["Paris", "Moscow", "New York, NY", "Marion, IN"])
+def test_the_largest_or_confirmed_namesake_is_high(builtin_geocoder: Geocoder, query: str) -> None:
+    best = builtin_geocoder.geocode(query).best
+    assert best is not None and best.confidence is Confidence.HIGH
+
+
+@pytest.mark.parametrize("query", ["Springfield", "San Jose"])
+def test_namesakes_of_a_size_stay_ambiguous(builtin_geocoder: Geocoder, query: str) -> None:
+    best = builtin_geocoder.geocode(query).best
+    assert best is not None and best.confidence is not Confidence.HIGH
+
+
 def test_structured_locality_and_state(builtin_geocoder: Geocoder) -> None:
     for state in ("DC", "District of Columbia"):
         request = GeocodeRequest(locality="Washington", admin_district=state)
@@ -60,16 +84,15 @@ def test_structured_locality_and_state(builtin_geocoder: Geocoder) -> None:
 @pytest.mark.parametrize(
     "query",
     [
-        "Москва, Russia",  # every word explained: may be High, but must be the city
-        "Salvador",  # a city of that name and a country it is part of: never High
-        "Atlantis Springs, Greece",  # a word nothing explains: never High
-        "Αθήνα Ωκεανίδα, Greece",
+        "Москва, Russia",  # the country is not all the query says
+        "Αθήνα, Greece",
+        "Salvador",  # a part of El Salvador's name: the country is no exact reading
+        "Atlantis Springs, Greece",  # words nothing explains
     ],
 )
-def test_no_wrong_high(builtin_geocoder: Geocoder, query: str) -> None:
-    best = builtin_geocoder.geocode(query).best
-    assert best is not None
-    if best.entity_type is COUNTRY:
-        assert best.confidence is not Confidence.HIGH, query
-    if query == "Salvador":
-        assert best.confidence is not Confidence.HIGH
+def test_a_country_that_leaves_words_unexplained_is_never_high(
+    builtin_geocoder: Geocoder, query: str
+) -> None:
+    for result in builtin_geocoder.geocode(query, max_results=10).results:
+        if result.entity_type is COUNTRY:
+            assert result.confidence is not Confidence.HIGH, (query, result.address.formatted)

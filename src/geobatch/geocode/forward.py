@@ -67,6 +67,7 @@ class Candidate:
     method: CalculationMethod = CalculationMethod.ROOFTOP
     covered: set[int] = field(default_factory=set)
     country_code: str | None = None
+    population: int = 0  # of a place candidate: how important a namesake it is
 
     def final_address(self) -> Address:
         return self.address if isinstance(self.address, Address) else self.address()
@@ -147,6 +148,12 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
     if LEVEL[other.evidence.entity_type] > other.asked_level:
         return False  # coarser than asked: a fallback, not a rival
     if (
+        other.population * _IMPORTANCE_RATIO < top.population
+        and other.evidence.entity_type is EntityType.POPULATED_PLACE
+        and top.evidence.entity_type is EntityType.POPULATED_PLACE
+    ):
+        return False  # "Paris": Paris, Texas is no rival of Paris, France, a hundred times larger
+    if (
         name_key(other.name) == name_key(top.name)
         and other.country_code == top.country_code
         and other.evidence.entity_type is not top.evidence.entity_type
@@ -157,6 +164,9 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
     far = haversine_m(other.point.lat, other.point.lon, top.point.lat, top.point.lon)
     return far > AMBIGUOUS_DISTANCE_M
 
+
+# A town of one name this many times smaller than the answer is no rival of it.
+_IMPORTANCE_RATIO = 20
 
 # Metres per degree of latitude, a hair short: two points are at least this times their
 # latitude difference apart (the great circle is no shorter than the meridian), with a margin
@@ -750,13 +760,23 @@ def _place_candidate(
         ev.partial = True
         score += WEIGHT["partial_name"]
     if etype is EntityType.COUNTRY:
-        score += WEIGHT["country_entity"]
+        if matched == primary or not _large_city_named(vocab, matched):
+            score += WEIGHT["country_entity"]
+        else:
+            # "Guadalupe" is a city of 670,000 before it is the Spanish name of Guadeloupe.
+            score += WEIGHT["alternate_name"]
     elif etype is EntityType.POPULATED_PLACE:
         score += WEIGHT["settlement_entity"]
         # New York City answers to "New York" as well as to its name: a city that shares its
         # name with its state is what the name means on its own (the state is asked "NY").
         if matched != primary and matched not in locality_keys(place.admin1):
             score += WEIGHT["alternate_name"]
+    elif (
+        etype is EntityType.ADMIN_DIVISION1
+        and matched in locality_keys(place.name)  # its name, not its code ("NY")
+        and _city_of_state_named(vocab, place, matched)
+    ):
+        score += WEIGHT["state_named_like_its_city"]
     settlement = etype in (EntityType.POPULATED_PLACE, EntityType.NEIGHBORHOOD)
     # A town's other names in the query confirm the town; they say nothing for a state or a
     # country ("NY" is also a name of New York City, "Paraguay" one of Asunción's).
@@ -796,7 +816,35 @@ def _place_candidate(
 
     return Candidate(score, ev, Point(place.lat, place.lon), lambda: BoundingBox(*place.bbox),
                      address, name, place.source, asked, CalculationMethod.ROOFTOP, covered,
-                     place.country_code)  # fmt: skip
+                     place.country_code, place.population)  # fmt: skip
+
+
+# A city this large named exactly as a country's other name is what the name means.
+_LARGE_CITY = 100_000
+
+
+def _large_city_named(vocab: Vocabulary, key: str) -> bool:
+    places = vocab.data.places
+    return any(
+        (p := places[row]).kind == "city"
+        and p.population >= _LARGE_CITY
+        and bool(p.keys)
+        and p.keys[0] == key
+        for row in vocab.place_rows(key)
+    )
+
+
+def _city_of_state_named(vocab: Vocabulary, state: PlaceRow, key: str) -> bool:
+    """Whether a city of ``state`` answers to ``key`` (the state's name) as its own name or
+    as one of its names that is the state's ("New York" of New York City)."""
+    places = vocab.data.places
+    own = locality_keys(state.name)
+    return any(
+        (p := places[row]).kind in ("city", "town")
+        and p.country_code == state.country_code
+        and not locality_keys(p.admin1).isdisjoint(own)
+        for row in vocab.place_rows(key)
+    )
 
 
 # A place this close to a postcode the query names agrees with it.

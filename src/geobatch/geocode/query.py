@@ -120,7 +120,10 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
     _correct_typos(analysis, vocab)
     analysis.spans.sort(key=lambda sp: sp.start - sp.end)
     analysis.context_spans = [sp for sp in analysis.spans if vocab.is_context(sp.key)]
-    analysis.words = [i for i, t in enumerate(tokens) if t not in STOPWORDS]
+    # A stopword that is a whole group is no stopword: "Marion, IN" names Indiana, "…, LA"
+    # Louisiana, "…, DE" Delaware.
+    alone = {s for s, e in groups if e - s == 1}
+    analysis.words = [i for i, t in enumerate(tokens) if t not in STOPWORDS or i in alone]
     readings: dict[Span, list[int]] = {}
     for span, prow in analysis.place_spans:
         readings.setdefault(span, []).append(prow)
@@ -403,7 +406,7 @@ def _group_hits(
         for j in range(i + 1, min(end, i + MAX_SPAN) + 1):
             if j - i == 1:
                 key = forms[i][2]
-                if not key or tokens[i] in STOPWORDS:
+                if not key or (tokens[i] in STOPWORDS and end - start > 1):
                     continue
             else:
                 key = forms[i][0] + inner + forms[j - 1][2]

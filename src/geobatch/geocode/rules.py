@@ -24,6 +24,9 @@ WEIGHT = {
     "settlement_entity": 0.25,
     # A town matched by one of its many alternate (often historical) names, not its own.
     "alternate_name": -1.0,
+    # A state named like a city of its own ("New York", "Veracruz", "São Paulo"): the name on
+    # its own means the city (people ask for the state as "NY", "Estado de …").
+    "state_named_like_its_city": -1.0,
     # A place matched by a part of its name ("Salvador" of El Salvador): a word is missing.
     "partial_name": -3.0,
     # The query spells a name with other diacritics than the candidate's ("Stötz", Stotz).

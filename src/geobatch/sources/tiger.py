@@ -25,6 +25,7 @@ import io
 import re
 import tarfile
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
@@ -75,9 +76,13 @@ def parse_linestring(wkt: str) -> tuple[tuple[float, float], ...] | None:
 
 
 def state_name(code: str) -> str | None:
-    """ "AL" → "Alabama" (ISO 3166-2 US subdivisions), None for an unknown code."""
-    sub = pycountry.subdivisions.get(code=f"US-{code.strip().upper()}") if code.strip() else None
-    return str(sub.name) if sub is not None else None
+    """The name of a US state from its postal code ("AL": Alabama), None for an unknown one."""
+    return _us_states().get(f"US-{code.strip().upper()}")
+
+
+@lru_cache(maxsize=1)
+def _us_states() -> dict[str, str]:
+    return {str(s.code): str(s.name) for s in pycountry.subdivisions if s.country_code == "US"}
 
 
 class TigerSource(FileSource):
