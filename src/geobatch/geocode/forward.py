@@ -151,8 +151,11 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
         other.population * _IMPORTANCE_RATIO < top.population
         and other.evidence.entity_type is EntityType.POPULATED_PLACE
         and top.evidence.entity_type is EntityType.POPULATED_PLACE
+        and _same_support(top.evidence, other.evidence)
     ):
-        return False  # "Paris": Paris, Texas is no rival of Paris, France, a hundred times larger
+        # "Paris": Paris, Texas is no rival of Paris, France, a hundred times larger, when the
+        # query says nothing more for one than for the other ("Salem, IN": Indiana or India).
+        return False
     if (
         name_key(other.name) == name_key(top.name)
         and other.country_code == top.country_code
@@ -163,6 +166,12 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
         return True
     far = haversine_m(other.point.lat, other.point.lon, top.point.lat, top.point.lon)
     return far > AMBIGUOUS_DISTANCE_M
+
+
+def _same_support(a: Evidence, b: Evidence) -> bool:
+    return (a.locality, a.postcode, a.admin, a.country, a.conflicts) == (
+        b.locality, b.postcode, b.admin, b.country, b.conflicts,
+    )  # fmt: skip
 
 
 # A town of one name this many times smaller than the answer is no rival of it.
