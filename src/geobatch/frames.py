@@ -21,30 +21,25 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from geobatch import errors
 from geobatch.batch.executors import LocalExecutor
 from geobatch.batch.worker import IndexLocation, Kind, Request, answer_at
 from geobatch.config import Settings
+from geobatch.errors import MissingExtra
 from geobatch.formats import plaincsv
 from geobatch.formats.plaincsv import ForwardColumns, ReverseColumns
 from geobatch.model import Answer, ResultStatus
+
+__all__ = ["MissingExtra", "geocode_frame", "require", "reverse_frame"]
 
 NUMERIC = ("lat", "lon", "bbox_south", "bbox_west", "bbox_north", "bbox_east")
 # Below this many rows one process answers: each pool worker would load the whole index.
 POOL_MIN_ROWS = 5_000
 
 
-class MissingExtra(ImportError):
-    """An optional dependency is not installed; the message names the extra to install."""
-
-
 def require(module: str, extra: str, purpose: str) -> Any:
-    """Import an optional dependency, or say which extra brings it."""
-    try:
-        return __import__(module)
-    except ImportError:
-        raise MissingExtra(
-            f"{purpose} needs {module}, which is not installed: pip install 'geobatch[{extra}]'"
-        ) from None
+    """Import an optional dependency, or say which extra brings it (:class:`MissingExtra`)."""
+    return errors.require(module, extra, purpose)
 
 
 def geocode_frame(

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from geobatch.batch.executors import ExecutorLost
 from tests.acceptance import bing_client as bing
 from tests.acceptance.conftest import Server, free_port, server_env, start_server
 
@@ -106,6 +107,43 @@ def _queries(rows: int) -> list[str]:
         f"{STREETS[i % 4]} {i % 97 + 1}, {'Oberdorf' if i % 2 else 'Unterdorf'} {i}"
         for i in range(rows)
     ]
+
+
+def test_every_task_of_the_dask_executor_resolves(cluster: DaskCluster) -> None:
+    """A future that never resolves stalls its job for ever (all rows answered, the job never
+    finished: distributed's ClientExecutor leaves its future pending when fetching a finished
+    task's result fails, as when the scheduler dies at that moment). Every future must resolve:
+    with a result the client cannot read, and with a scheduler killed and started again, after
+    which the same executor takes new tasks."""
+    from geobatch.batch.dask import DaskExecutor
+
+    def unreadable() -> object:
+        class Unreadable:
+            def __reduce__(self) -> tuple[type[int], tuple[str]]:
+                return (int, ("boom",))  # unpickled by the client: int("boom") raises
+
+        return Unreadable()
+
+    executor = DaskExecutor(cluster.address, connect_seconds=120)
+    try:
+        with pytest.raises(ValueError, match="boom"):
+            executor.submit(unreadable).result(timeout=60)
+        assert executor.submit(pow, 2, 10).result(timeout=60) == 1024
+        running = executor.submit(time.sleep, 600)
+        time.sleep(1)
+        assert cluster.scheduler is not None
+        cluster.kill(cluster.scheduler)
+        with pytest.raises(ExecutorLost, match="lost the Dask scheduler"):
+            running.result(timeout=60)
+        for worker in cluster.workers:  # workers without a nanny end with their scheduler
+            cluster.kill(worker)
+        cluster.workers.clear()
+        cluster.start_scheduler()  # the same address: the client reconnects by itself
+        cluster.add_worker()
+        cluster.wait_for_workers(1)
+        assert executor.submit(pow, 2, 3).result(timeout=120) == 8
+    finally:
+        executor.close()
 
 
 def _run_cli(index: Path, *args: str) -> subprocess.CompletedProcess[str]:

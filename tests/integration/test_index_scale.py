@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from geobatch.geocode import forward
 from geobatch.geocode.geocoder import Geocoder
+from geobatch.geocode.query import NeedFullRead
 from geobatch.index import build, layout
 from geobatch.index.build import MIN_MEMORY_MB, import_source
 from geobatch.index.container import Container
@@ -26,8 +28,28 @@ from geobatch.model import Confidence, EntityType, GeocodeRequest, ResultStatus,
 from geobatch.sources.detect import open_source
 
 TOWNS, STREETS, NUMBERS = 150, 100, 20
-SYLLABLES = ["ar", "bo", "ki", "ly", "ne", "su", "ta", "vi", "do", "ge"]
-SYLLABLES += ["ha", "mu", "po", "ri", "se", "te", "wa", "lo", "ze", "fa"]
+SYLLABLES = [
+    "ar",
+    "bo",
+    "ki",
+    "ly",
+    "ne",
+    "su",
+    "ta",
+    "vi",
+    "do",
+    "ge",
+    "ha",
+    "mu",
+    "po",
+    "ri",
+    "se",
+    "te",
+    "wa",
+    "lo",
+    "ze",
+    "fa",
+]
 
 
 def _word(rng: random.Random, parts: int) -> str:
@@ -125,3 +147,35 @@ def test_the_budget_changes_the_work_not_the_index(
     for name in a.names():
         assert bytes(a.raw_section(name)) == bytes(b.raw_section(name)), name
     assert a.meta["counts"] == b.meta["counts"]
+
+
+def test_a_name_of_many_towns_is_read_in_the_town_asked_with_the_same_answers(
+    country: tuple[Path, list[dict[str, str]]], tmp_path: Path
+) -> None:
+    """Each street name is a street in about 37 towns. A query naming a town or postcode reads
+    that town's streets only, unless it cannot show the others would change nothing (then
+    it reads them all): either way the answer is the one a whole reading gives."""
+    path, rows = country
+    import_source(tmp_path, open_source(path))
+    vocab = Geocoder.open(tmp_path).vocab
+    rng = random.Random(5)
+    forms = [
+        "{s} {n}, {p} {c}", "{s} {n}, {c}", "{s} {n}, {p}", "{s}, {c}", "{s} {n}",
+        "{s} 999, {c}", "{s} {n}, {c2}", "{t} {n}, {p} {c}", "{s} {n} {c}",
+    ]  # fmt: skip
+    towns = sorted({r["CITY"] for r in rows})
+    narrowed = 0
+    for r in rng.sample(rows, 400):
+        text = rng.choice(forms).format(
+            s=r["STREET"], n=r["NUMBER"], p=r["POSTCODE"], c=r["CITY"], c2=rng.choice(towns),
+            t=r["STREET"][:3] + r["STREET"][4:],  # a typo
+        )  # fmt: skip
+        request = GeocodeRequest(query=text)
+        whole = forward._geocode(request, vocab, narrow=False)
+        try:
+            first = forward._geocode(request, vocab, narrow=True)
+            narrowed += 1
+        except NeedFullRead:
+            continue
+        assert first == whole, text
+    assert narrowed >= 150  # most are answered without reading every town's streets

@@ -81,10 +81,10 @@ def test_result_files_are_written_before_the_job_is_completed(harness: Harness) 
     paths = harness.service.paths
     completed = harness.store.complete
 
-    def check_files_then_complete(job_id: str, now: float, expires: float) -> None:
+    def check_files_then_complete(job_id: str, now: float, expires: float) -> bool:
         assert paths.result_file(job_id, "succeeded").exists()
         assert paths.result_file(job_id, "failed").exists()
-        completed(job_id, now, expires)
+        return completed(job_id, now, expires)
 
     harness.store.complete = check_files_then_complete  # type: ignore[method-assign]
     harness.runner.run_once()

@@ -82,7 +82,7 @@ def _geometry(tmp: Path) -> IndexGeometry:
         (f"Street {i}", shapely.to_wkb(shapely.LineString([(9.5, 47.5 + i * 1e-4), (9.51, 47.5)])))
         for i in range(10)
     ]
-    return IndexGeometry(
+    return IndexGeometry.of(
         areas=[("Square", 2, shapely.to_wkb(square)), ("Far", 8, shapely.to_wkb(far))],
         streets=[*streets, ("Broken", b"not wkb")],
     )

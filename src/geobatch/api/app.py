@@ -211,7 +211,7 @@ def create_app(
     app.include_router(locations.router)
     app.include_router(nominatim.router)
     app.include_router(ops.router)
-    openapi.drop_validation_errors(app)
+    openapi.finish_document(app)
     _install_error_handlers(app)
     app.add_middleware(LowercasePaths)
     app.state.request_metrics = counts = ops.RequestCounts()

@@ -552,6 +552,199 @@ def nominatim_responses(path: str) -> dict[int | str, Schema]:
     }
 
 
+# --- the web page's JSON API -------------------------------------------------------------------
+
+WEB_KEY_HEADER = "X-Api-Key"
+WEB_ERROR = obj(("error",), error=STRING)
+_WHEN = {"type": ["number", "null"], "description": "Unix seconds"}
+WEB_JOB = obj(
+    (
+        "id",
+        "kind",
+        "format",
+        "direction",
+        "description",
+        "status",
+        "decoded",
+        "total",
+        "processed",
+        "failed",
+        "succeeded",
+        "created",
+        "completed",
+        "expires",
+        "error",
+        "mapping",
+        "downloads",
+    ),
+    id=STRING,
+    kind={"type": "string", "enum": ["csv", "bing"]},
+    format={"type": "string", "description": "csv: forward|reverse; bing: xml|csv|tab|pipe"},
+    direction=STRING,
+    description=STRING,
+    status={"type": "string", "enum": ["Pending", "Processing", "Completed", "Aborted"]},
+    decoded={"type": "boolean"},
+    total=INTEGER,
+    processed=INTEGER,
+    failed=INTEGER,
+    succeeded=INTEGER,
+    created=NUMBER,
+    completed=_WHEN,
+    expires=_WHEN,
+    error={"type": "string", "description": "why an Aborted job stopped"},
+    mapping={"type": "object", "additionalProperties": STRING},
+    downloads=array(obj(("name", "label", "filename"), name=STRING, label=STRING, filename=STRING)),
+)
+_POINT = obj(("type", "coordinates"), type=STRING, coordinates=_COORDINATES)
+WEB_FEATURE = obj(
+    ("type", "geometry", "properties"),
+    type={"type": "string", "enum": ["Feature"]},
+    id=INTEGER,
+    geometry={"anyOf": [_POINT, {"type": "null"}]},
+    properties={"type": "object"},
+)
+WEB_FEATURES = obj(
+    ("type", "features"),
+    type={"type": "string", "enum": ["FeatureCollection"]},
+    total=INTEGER,
+    offset=INTEGER,
+    query=STRING,
+    status=STRING,
+    reason=STRING,
+    features=array(WEB_FEATURE),
+)
+WEB_POINTS = obj(
+    ("seq", "lat", "lon", "confidence", "match_codes", "next"),
+    seq=array(INTEGER),
+    lat=array(NUMBER),
+    lon=array(NUMBER),
+    confidence=array(STRING),
+    match_codes=array(STRING),
+    next={"type": ["integer", "null"], "description": "`after` for the next page; null: none"},
+)
+WEB_INSPECTION = obj(
+    ("codec", "input", "direction", "directions", "columns", "mapping", "preview", "notes"),
+    codec={"type": "string", "enum": ["csv", "bing"]},
+    input=STRING,
+    direction=STRING,
+    directions=array(STRING),
+    delimiter=STRING,
+    version=STRING,
+    columns=array(STRING),
+    mapping={"type": "object", "additionalProperties": STRING},
+    preview_header=array(STRING),
+    preview=array(array(STRING)),
+    notes=array(STRING),
+    packing={"type": "string", "enum": ["", "gzip", "zip"]},
+)
+WEB_KEY = obj(
+    ("name", "daily_limit", "used_today"),
+    name=STRING,
+    daily_limit={"type": ["integer", "null"], "description": "null: unlimited"},
+    used_today=INTEGER,
+)
+WEB_CONFIG = obj(
+    ("key_header", "tile_url", "tile_attribution"),
+    key_header=STRING,
+    tile_url={"type": ["string", "null"]},
+    tile_attribution=STRING,
+)
+_WEB_TEXT = {
+    401: "The key is missing (send it in the X-Api-Key header), not valid or revoked.",
+    404: "No such job for this key (another key's job is not found either), or no such "
+    "result: the job is not completed, its results expired, or it has no such row or file.",
+    500: "The server could not complete the request.",
+    503: "A limit is reached: pending jobs, jobs per day, the key's daily quota or credits.",
+}
+
+
+def web_params(*params: Schema, key: bool = True) -> Schema:
+    """A web route's parameters; the key is in the ``X-Api-Key`` header, never in the URL."""
+    header = param(
+        WEB_KEY_HEADER,
+        STRING,
+        "API key (`geobatch keys create`); a header, so it stays out of URLs and logs",
+        required=True,
+        where="header",
+    )
+    return {"parameters": [*params, header] if key else list(params)}
+
+
+def web_job_params(*params: Schema) -> Schema:
+    return web_params(
+        param("job_id", STRING, "the job's id (`id` in the job list)", required=True, where="path"),
+        *params,
+    )
+
+
+def web_responses(
+    ok: int, description: str, content: dict[str, Schema], bad: str | None, *codes: int
+) -> dict[int | str, Schema]:
+    """``ok`` with ``content``; ``bad``: what a 400 means (None: the route has no input that
+    can be wrong, only the key and ids that are looked up); ``codes``: more error statuses.
+    Every error body is ``{"error": message}``; 401 and 500 are always possible."""
+    answers: dict[int | str, Schema] = {ok: response(description, content)}
+    if bad is not None:
+        answers[400] = response(bad, {JSON: WEB_ERROR})
+    for code in sorted({401, 500, *codes}):
+        answers[code] = response(_WEB_TEXT[code], {JSON: WEB_ERROR})
+    return answers
+
+
+def web_job_upload() -> Schema:
+    return {
+        **web_params(
+            param(
+                "codec",
+                {"type": "string", "enum": ["csv", "bing"]},
+                "`csv`: a plain CSV run as the CLI runs it; `bing`: a Bing Dataflow file",
+                required=True,
+            ),
+            param(
+                "input",
+                {"type": "string", "enum": ["forward", "reverse", "xml", "csv", "tab", "pipe"]},
+                "csv: `forward` or `reverse`; bing: the file's format",
+                required=True,
+            ),
+            param("description", {"type": "string", "maxLength": 256}, "a name for the job"),
+        ),
+        "requestBody": {
+            "required": True,
+            "description": "The file, optionally gzip- or zip-compressed.",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": STRING},
+                "text/plain": {"schema": STRING},
+            },
+        },
+    }
+
+
+def web_inspect() -> Schema:
+    return {
+        **web_params(
+            param(
+                "complete",
+                {"type": "string", "enum": ["1", "true", "0", "false"]},
+                "1/true: the bytes are the whole file (its last line is not cut)",
+            )
+        ),
+        "requestBody": {
+            "required": True,
+            "description": "The first bytes of the file (at most 1 MiB), possibly compressed.",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+    }
+
+
+CONFIDENCES = {
+    "type": "string",
+    "description": "comma list of High, Medium, Low (any case): the best result's confidence",
+}
+
+
 # --- operations --------------------------------------------------------------------------------
 
 HEALTH = obj(
@@ -576,10 +769,13 @@ def metrics_responses() -> dict[int | str, Schema]:
     return {200: response("Prometheus text exposition format.", {text: STRING})}
 
 
-def drop_validation_errors(app: FastAPI) -> None:
-    """FastAPI documents a 422 for every route with a declared parameter; ours never answer
-    one (a parameter that does not parse is a 400 in each API's own error body), so the
-    document must not promise it."""
+def finish_document(app: FastAPI) -> None:
+    """Two fixes to the document FastAPI builds. It documents a 422 for every route with a
+    declared parameter; ours never answer one (a parameter that does not parse is a 400 in
+    each API's own error body), so the document must not promise it. And a path parameter
+    both in a route's signature and in its ``openapi_extra`` (to describe it) would be listed
+    twice, which OpenAPI forbids: the one of ``openapi_extra`` is kept, in the place of the
+    first."""
     build = app.openapi
 
     def document() -> dict[str, Any]:
@@ -588,9 +784,18 @@ def drop_validation_errors(app: FastAPI) -> None:
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
                     operation.get("responses", {}).pop("422", None)
+                    if "parameters" in operation:
+                        operation["parameters"] = _merged(operation["parameters"])
             components = schema.get("components", {}).get("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components.pop(name, None)
         return app.openapi_schema or {}
 
     app.openapi = document  # type: ignore[method-assign]
+
+
+def _merged(params: list[Schema]) -> list[Schema]:
+    merged: dict[tuple[str, str], Schema] = {}
+    for item in params:
+        merged[(item["name"], item["in"])] = item  # a later one replaces, in the first's place
+    return list(merged.values())

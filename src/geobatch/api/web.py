@@ -17,11 +17,30 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from geobatch.api import openapi
 from geobatch.api.bing import OpenFileResponse
+from geobatch.api.openapi import (
+    CONFIDENCES,
+    WEB_CONFIG,
+    WEB_FEATURE,
+    WEB_FEATURES,
+    WEB_INSPECTION,
+    WEB_JOB,
+    WEB_KEY,
+    WEB_POINTS,
+    array,
+    obj,
+    param,
+    web_job_params,
+    web_params,
+    web_responses,
+)
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats import geojson
 from geobatch.formats.batch import BatchRow, Outcome
@@ -67,7 +86,8 @@ def status_of(exc: Exception) -> int:
 
 
 class WebRoute(APIRoute):
-    """A route whose errors are ``{"error": message}`` (the page shows the message as it is)."""
+    """A route whose errors are ``{"error": message}`` (the page shows the message as it is),
+    whatever failed: the service, FastAPI's own check of a typed parameter, or the server."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -75,13 +95,19 @@ class WebRoute(APIRoute):
         async def web_handler(request: Request) -> Response:
             try:
                 return await handler(request)
-            except ClientDisconnect:
+            except (ClientDisconnect, HTTPException):
                 raise
             except GeobatchError as exc:
                 status = status_of(exc)
                 if status == 500:
                     log.error("%s failed: %s", request.url.path, exc)
                 return json_response({"error": str(exc)}, status)
+            except RequestValidationError as exc:
+                where = ", ".join(str(error.get("loc", ("", "?"))[-1]) for error in exc.errors())
+                return json_response({"error": f"not a valid value: {where}"}, 400)
+            except Exception:
+                log.exception("unexpected error on %s", request.url.path)
+                return json_response({"error": "the server could not complete the request"}, 500)
 
         return web_handler
 
@@ -130,14 +156,19 @@ def _key(request: Request) -> ApiKey:
 # --- parameters ------------------------------------------------------------------------------
 
 
+# Offsets, limits and row numbers past what SQLite stores (64 bits) mean "past the end".
+LARGEST = 2**62
+
+
 def _int(request: Request, name: str, default: int) -> int:
     value = request.query_params.get(name, "").strip()
     if not value:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise BadJobRequest(f"{name} must be a whole number, not {value!r}") from None
+    return max(-LARGEST, min(number, LARGEST))
 
 
 def _float(request: Request, name: str) -> float:
@@ -199,7 +230,13 @@ def job_json(job: Job) -> dict[str, Any]:
 # --- routes ----------------------------------------------------------------------------------
 
 
-@router.get("/config", summary="The page's settings (no key needed)")
+@router.get(
+    "/config",
+    summary="The page's settings (no key needed)",
+    responses=web_responses(
+        200, "The tile server and the key's header name.", {JSON: WEB_CONFIG}, None
+    ),
+)
 def config(request: Request) -> Response:
     settings = request.app.state.settings
     return json_response(
@@ -211,7 +248,12 @@ def config(request: Request) -> Response:
     )
 
 
-@router.get("/key", summary="Check the key; its name and today's usage")
+@router.get(
+    "/key",
+    summary="Check the key; its name and today's usage",
+    openapi_extra=web_params(),
+    responses=web_responses(200, "The key's name, daily limit and usage.", {JSON: WEB_KEY}, None),
+)
 def key_info(request: Request) -> Response:
     key = _key(request)
     service = _service(request)
@@ -224,7 +266,17 @@ def key_info(request: Request) -> Response:
     )
 
 
-@router.post("/inspect", summary="Detect a file's layout from its first bytes")
+@router.post(
+    "/inspect",
+    summary="Detect a file's layout from its first bytes",
+    openapi_extra=openapi.web_inspect(),
+    responses=web_responses(
+        200,
+        "The layout found: codec, format, columns, the mapping to geocoder fields, a preview.",
+        {JSON: WEB_INSPECTION},
+        "The sample is too big, empty, binary, or of no layout the server reads.",
+    ),
+)
 async def inspect(request: Request) -> Response:
     _key(request)
     sample = bytearray()
@@ -254,7 +306,17 @@ async def inspect(request: Request) -> Response:
     )
 
 
-@router.get("/jobs", summary="The key's jobs, with progress")
+@router.get(
+    "/jobs",
+    summary="The key's jobs, with progress",
+    openapi_extra=web_params(),
+    responses=web_responses(
+        200,
+        "The key's jobs of the last days, active ones first; `now` is the server's clock.",
+        {JSON: obj(("jobs", "now"), jobs=array(WEB_JOB), now=openapi.NUMBER)},
+        None,
+    ),
+)
 def list_jobs(request: Request) -> Response:
     key = _key(request)
     web = _web(request)
@@ -263,7 +325,20 @@ def list_jobs(request: Request) -> Response:
     )
 
 
-@router.post("/jobs", status_code=201, summary="Start a job: the file is the request body")
+@router.post(
+    "/jobs",
+    status_code=201,
+    summary="Start a job: the file is the request body",
+    openapi_extra=openapi.web_job_upload(),
+    responses=web_responses(
+        201,
+        "The job, created (Pending).",
+        {JSON: WEB_JOB},
+        "A parameter is missing or not valid, or the file cannot be used (empty, too big, "
+        "damaged compression).",
+        503,
+    ),
+)
 async def create_job(request: Request) -> Response:
     key = _key(request)
     codec = request.query_params.get("codec", "").strip().lower()
@@ -285,23 +360,63 @@ async def create_job(request: Request) -> Response:
     return json_response(job_json(job), 201)
 
 
-@router.get("/jobs/{job_id}", summary="One job, with progress")
+@router.get(
+    "/jobs/{job_id}",
+    summary="One job, with progress",
+    openapi_extra=web_job_params(),
+    responses=web_responses(200, "The job.", {JSON: WEB_JOB}, None, 404),
+)
 def get_job(request: Request, job_id: str) -> Response:
     return json_response(job_json(_web(request).job(_key(request), job_id)))
 
 
-@router.post("/jobs/{job_id}/cancel", summary="Cancel a pending or running job")
+@router.post(
+    "/jobs/{job_id}/cancel",
+    summary="Cancel a pending or running job",
+    description="The job ends Aborted (`cancelled by its owner`): the runner stops working on "
+    "it at once, and its rows and files are deleted.",
+    openapi_extra=web_job_params(),
+    responses=web_responses(
+        200, "The job, Aborted.", {JSON: WEB_JOB}, "The job has already ended.", 404
+    ),
+)
 def cancel_job(request: Request, job_id: str) -> Response:
     return json_response(job_json(_web(request).cancel(_key(request), job_id)))
 
 
-@router.delete("/jobs/{job_id}", summary="Delete a job and its results")
+@router.delete(
+    "/jobs/{job_id}",
+    status_code=204,
+    summary="Delete a job and its results",
+    description="A running job is stopped first; nothing of it is kept.",
+    openapi_extra=web_job_params(),
+    responses={
+        **web_responses(204, "", {}, None, 404),
+        204: {"description": "Deleted."},
+    },
+)
 def delete_job(request: Request, job_id: str) -> Response:
     _web(request).delete(_key(request), job_id)
     return Response(status_code=204)
 
 
-@router.get("/jobs/{job_id}/points", summary="Map points of a completed job, in input order")
+@router.get(
+    "/jobs/{job_id}/points",
+    summary="Map points of a completed job, in input order",
+    description="The best point of each row with a result, as parallel arrays; follow `next` "
+    "(as `after`) for the next page.",
+    openapi_extra=web_job_params(
+        param("after", openapi.INTEGER, "the points after this row (`next`); default -1"),
+        param("limit", openapi.INTEGER, "points wanted, 1–50,000 (clamped); default 50,000"),
+    ),
+    responses=web_responses(
+        200,
+        "A page of points.",
+        {JSON: WEB_POINTS},
+        "`after` or `limit` is not a whole number.",
+        404,
+    ),
+)
 def points(request: Request, job_id: str) -> Response:
     after = _int(request, "after", -1)
     found = _web(request).points(_key(request), job_id, after, _int(request, "limit", 50_000))
@@ -317,20 +432,81 @@ def points(request: Request, job_id: str) -> Response:
     )
 
 
-@router.get("/jobs/{job_id}/results", summary="A page of a completed job's rows as GeoJSON")
+@router.get(
+    "/jobs/{job_id}/results",
+    summary="A page of a completed job's rows as GeoJSON",
+    openapi_extra=web_job_params(
+        param("offset", openapi.INTEGER, "rows to skip among those passing the filters; default 0"),
+        param("limit", openapi.INTEGER, "rows wanted, 1–1,000 (clamped); default 100"),
+        param(
+            "status",
+            {"type": "string", "enum": ["all", "succeeded", "failed"]},
+            "which rows (any case); default all",
+        ),
+        param("confidence", CONFIDENCES, "only rows whose best result has these confidences"),
+    ),
+    responses=web_responses(
+        200,
+        "A FeatureCollection of the rows (null geometry without a result); `total` rows pass "
+        "the filters.",
+        {JSON: WEB_FEATURES},
+        "A parameter is not valid.",
+        404,
+    ),
+)
 def results(request: Request, job_id: str) -> Response:
     offset, limit = _int(request, "offset", 0), _int(request, "limit", 100)
     _, total, rows = _web(request).page(_key(request), job_id, offset, limit, _filters(request))
     return json_response(geojson.collection(rows, total=total, offset=max(offset, 0)))
 
 
-@router.get("/jobs/{job_id}/results/{seq}", summary="One row of a completed job as GeoJSON")
+@router.get(
+    "/jobs/{job_id}/results/{seq}",
+    summary="One row of a completed job as GeoJSON",
+    openapi_extra=web_job_params(
+        param(
+            "seq",
+            openapi.INTEGER,
+            "the row's number (from 0, in input order)",
+            required=True,
+            where="path",
+        )
+    ),
+    responses=web_responses(
+        200, "The row as a Feature.", {JSON: WEB_FEATURE}, "`seq` is not a whole number.", 404
+    ),
+)
 def result(request: Request, job_id: str, seq: int) -> Response:
-    row, answer = _web(request).row(_key(request), job_id, seq)
+    row, answer = _web(request).row(_key(request), job_id, max(-LARGEST, min(seq, LARGEST)))
     return json_response(geojson.feature(row, answer))
 
 
-@router.get("/jobs/{job_id}/download/{name}", summary="Download a result file")
+@router.get(
+    "/jobs/{job_id}/download/{name}",
+    summary="Download a result file",
+    description="`name` is one of the job's `downloads`: `output` (a CSV job's every row, as "
+    "the CLI writes it), `succeeded`, `failed` (in the upload's format), `geojson`.",
+    openapi_extra=web_job_params(
+        param(
+            "name",
+            {"type": "string", "enum": ["output", "succeeded", "failed", "geojson"]},
+            "which file; a job offers those in its `downloads`",
+            required=True,
+            where="path",
+        )
+    ),
+    responses=web_responses(
+        200,
+        "The file, as an attachment.",
+        {
+            "text/csv": openapi.STRING,
+            "application/octet-stream": {"type": "string", "format": "binary"},
+            "application/geo+json": {"type": "object"},
+        },
+        None,
+        404,
+    ),
+)
 def download(request: Request, job_id: str, name: str) -> Response:
     found, stream = _web(request).open_download(_key(request), job_id, name)
     response = OpenFileResponse(stream, found.media_type)
@@ -353,7 +529,20 @@ def _single(query: str, answer_features: list[dict[str, Any]], status: str, reas
     }
 
 
-@router.get("/geocode", summary="Geocode one address (one credit when found)")
+@router.get(
+    "/geocode",
+    summary="Geocode one address (one credit when found)",
+    openapi_extra=web_params(
+        param("q", {"type": "string", "maxLength": MAX_QUERY_CHARS}, "the address", required=True)
+    ),
+    responses=web_responses(
+        200,
+        "Every result, best first, as Features (none: an empty list).",
+        {JSON: WEB_FEATURES},
+        "No address, or a longer one than the server takes.",
+        503,
+    ),
+)
 async def geocode(request: Request) -> Response:
     secret = _secret(request)
     query = request.query_params.get("q", "").strip()
@@ -376,7 +565,21 @@ async def geocode(request: Request) -> Response:
     )
 
 
-@router.get("/reverse", summary="Reverse-geocode one point (one credit when found)")
+@router.get(
+    "/reverse",
+    summary="Reverse-geocode one point (one credit when found)",
+    openapi_extra=web_params(
+        param("lat", openapi.NUMBER, "latitude, -90 to 90", required=True),
+        param("lon", openapi.NUMBER, "longitude, -180 to 180", required=True),
+    ),
+    responses=web_responses(
+        200,
+        "The places at the point, nearest first, as Features.",
+        {JSON: WEB_FEATURES},
+        "`lat` or `lon` is missing, not a number, or off the globe.",
+        503,
+    ),
+)
 async def reverse(request: Request) -> Response:
     secret = _secret(request)
     lat, lon = _float(request, "lat"), _float(request, "lon")
@@ -396,7 +599,24 @@ async def reverse(request: Request) -> Response:
     )
 
 
-@router.get("/basemap", summary="Offline basemap features (areas; streets when zoomed in)")
+@router.get(
+    "/basemap",
+    summary="Offline basemap features (areas; streets when zoomed in)",
+    openapi_extra=web_params(
+        param(
+            "bbox",
+            openapi.STRING,
+            "west,south,east,north in degrees (clamped to the globe)",
+            required=True,
+        )
+    ),
+    responses=web_responses(
+        200,
+        "A GeoJSON FeatureCollection drawn from the index.",
+        {"application/geo+json": {"type": "object"}},
+        "`bbox` is missing or not four numbers with west <= east, south <= north.",
+    ),
+)
 async def basemap(request: Request) -> Response:
     _key(request)
     parts = request.query_params.get("bbox", "").split(",")

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Protocol
 
 from geobatch.batch.csvsplit import Slice
 from geobatch.batch.csvtask import CsvPiece, CsvSpec, geocode_slice, oversize_line
@@ -55,6 +55,12 @@ class Tally:
         self.lines += lines
 
 
+class ByteSink(Protocol):
+    """Where the output bytes go: a binary file, or a sink that turns them into another format."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
 @dataclass
 class _Task:
     piece: Slice
@@ -66,7 +72,7 @@ def run_csv(
     spec: CsvSpec,
     slices: Iterable[Slice],
     executor: Executor,
-    out: BinaryIO,
+    out: ByteSink,
     progress: Callable[[Slice], None] = lambda piece: None,
     *,
     window: int | None = None,

@@ -4,7 +4,10 @@ bytes. Runs in a worker process; everything it needs travels in a small :class:`
 Rows are read with the ``csv`` module in strict mode. A record that strict reading refuses (a
 quote never closed, characters after a closing quote, a field over the ``csv`` size limit)
 becomes a Failed row naming its line, and reading goes on at the next line: every input line
-is accounted for, none is silently merged into another.
+is accounted for, none is silently merged into another. A record holding bytes that are not
+UTF-8 (a damaged file, or bytes the input's own encoding could not decode, which the
+transcoding reader marks) is a Failed row too, its values shown with U+FFFD where they were:
+it is never geocoded on a guessed text.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class CsvSpec:
     max_results: int = 1
     # Cells a spreadsheet would run as formulas get a leading ' (formats/excelsafe.py).
     excel_safe: bool = True
+    encoding: str = "UTF-8"  # the input's, as the reason of a row that is not valid text says
 
     @property
     def layout(self) -> OutputLayout:
@@ -78,7 +82,7 @@ class CsvPiece:
 def geocode_slice(spec: CsvSpec, data: bytes, first_line: int) -> CsvPiece:
     """Read the records of ``data`` (whose first line is input line ``first_line``), answer
     them with the index of ``spec``, and write them out."""
-    records = list(_records(data.decode("utf-8", errors="replace"), spec.delimiter, first_line))
+    records = _decoded_records(spec, data, first_line)
     positions = spec.field_positions if spec.kind == "forward" else ()
     prepared = [
         _prepare(spec, values, positions) if fault is None else fault for values, fault in records
@@ -156,9 +160,47 @@ def _quick_reverse(spec: CsvSpec, values: list[str]) -> ReverseRequest | None:
     return None
 
 
-def _records(text: str, delimiter: str, first_line: int) -> Iterator[tuple[list[str], str | None]]:
-    """(values, None) per record, or (the line's values read leniently, the reason) for a line
-    that strict reading refuses. Blank lines are skipped."""
+def _decoded_records(
+    spec: CsvSpec, data: bytes, first_line: int
+) -> list[tuple[list[str], str | None]]:
+    """The records of ``data``; one holding bytes that are not UTF-8 is a fault."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return [(values, fault) for values, fault, _ in _records(text, spec.delimiter, first_line)]
+    # Rare: the bytes that are not UTF-8 become lone surrogates, found again in their record.
+    text = data.decode("utf-8", errors="surrogateescape")
+    found: list[tuple[list[str], str | None]] = []
+    for values, fault, line in _records(text, spec.delimiter, first_line):
+        if fault is None and any(_has_surrogate(value) for value in values):
+            fault = (
+                f"line {line} holds bytes that are not {spec.encoding} text; the row was not "
+                f"geocoded (force another encoding with --encoding if the file is not "
+                f"{spec.encoding})"
+            )
+        found.append(([_repaired(value) for value in values], fault))
+    return found
+
+
+def _has_surrogate(value: str) -> bool:
+    return not value.isascii() and any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def _repaired(value: str) -> str:
+    """``value`` with its undecodable bytes shown as U+FFFD (so that it can be written)."""
+    if not _has_surrogate(value):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _records(
+    text: str, delimiter: str, first_line: int
+) -> Iterator[tuple[list[str], str | None, int]]:
+    """(values, None, line) per record, or (the line's values read leniently, the reason,
+    line) for a line that strict reading refuses. Blank lines are skipped; ``line`` is the
+    record's first input line."""
     lines = list(io.StringIO(text, newline=""))
     start = 0
     while start < len(lines):
@@ -167,13 +209,13 @@ def _records(text: str, delimiter: str, first_line: int) -> Iterator[tuple[list[
         try:
             for values in reader:
                 if values:
-                    yield values, None
+                    yield values, None, first_line + start + before
                 before = reader.line_num
             return
         except csv.Error as exc:
             bad = start + before
             number = first_line + bad
-            yield _lenient(lines[bad], delimiter), f"line {number}: {_explain(str(exc))}"
+            yield _lenient(lines[bad], delimiter), f"line {number}: {_explain(str(exc))}", number
             start = bad + 1
 
 

@@ -5,9 +5,11 @@ as one ``geobatch: error: ...`` line on stderr, never a traceback. Exit codes:
 
 ====  ==========================================================================
 0     success
-1     the run failed (index unusable, a source unreadable, an I/O error)
+1     the run failed (index unusable, a source unreadable, an I/O error, an optional
+      dependency missing: the line names the extra to install)
 2     the command or its input cannot be used as given (bad option, missing file,
-      a CSV without usable columns, a file that is not UTF-8 text)
+      a file without usable columns, a text file whose encoding cannot be told, a
+      corrupt workbook or Parquet file, an output extension geobatch does not write)
 130   interrupted (Ctrl-C)
 ====  ==========================================================================
 """
@@ -27,7 +29,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 import tqdm  # type: ignore[import-untyped,unused-ignore]
@@ -35,14 +36,17 @@ import tqdm  # type: ignore[import-untyped,unused-ignore]
 import geobatch
 from geobatch import config, native
 from geobatch.batch.csvrun import Tally, run_csv
-from geobatch.batch.csvsplit import RecordSplitter, Slice
-from geobatch.batch.csvtask import CsvSpec, read_header
+from geobatch.batch.csvsplit import Slice
+from geobatch.batch.csvtask import CsvSpec
 from geobatch.batch.executors import Executor, open_executor
+from geobatch.batch.sinks import TABLE_DELIMITER, check_available
 from geobatch.batch.worker import IndexLocation, Kind
 from geobatch.cli import checks
+from geobatch.cli.batchfiles import BatchInput, BatchOutput, InputOptions, open_input
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats import plaincsv
+from geobatch.formats.filekinds import OutputKind, output_kind
 from geobatch.formats.plaincsv import ForwardColumns, ReverseColumns
 from geobatch.index.build import (
     DEFAULT_MEMORY_MB,
@@ -57,7 +61,6 @@ from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.store import JobStore
 from geobatch.sources.detect import open_source
 
-SAMPLE_BYTES = 64 * 1024
 TRACEBACK_ENV = "GEOBATCH_TRACEBACK"  # =1: an unexpected error prints its traceback too
 # Below this many input bytes per chunk a pool is not worth it: each worker loads the whole index.
 POOL_MIN_BYTES_PER_CHUNK_ROW = 64
@@ -272,6 +275,10 @@ def _ensure_builtin(index: Path) -> None:
         summary = ensure_builtin(index, progress)
     if summary is not None:
         click.echo(_summary_line(summary), err=True)
+    from geobatch.index.format import usable_data_sets
+
+    for problem in usable_data_sets(index)[1]:
+        click.echo(f"geobatch: warning: {problem}", err=True)
 
 
 def _summary_line(summary: ImportSummary) -> str:
@@ -293,7 +300,21 @@ def _batch_options(func: click.decorators.FC) -> click.decorators.FC:
             required=True,
             type=click.Path(dir_okay=False, path_type=Path),
             callback=checks.output_option,
-            help="Output CSV; '-' writes to stdout.",
+            help="Output file; its extension chooses the format: .csv (.tsv: tab-separated), "
+            ".geojson, .gpkg (GeoPackage) or .parquet (GeoParquet). '-' writes CSV to stdout.",
+        ),
+        click.option(
+            "--encoding",
+            default=None,
+            metavar="NAME",
+            help="Encoding of a CSV input (utf-8, cp1252, utf-16, latin-1, ...). Default: "
+            "detected: UTF-8, UTF-16/32 with a BOM, else Windows-1252 when it reads as such.",
+        ),
+        click.option(
+            "--sheet",
+            default=None,
+            metavar="NAME",
+            help="The sheet of an .xlsx input to read (default: the first).",
         ),
         click.option(
             "--workers",
@@ -319,9 +340,10 @@ def _batch_options(func: click.decorators.FC) -> click.decorators.FC:
             "--excel-safe/--no-excel-safe",
             default=True,
             show_default=True,
-            help="Put a ' before values a spreadsheet would run as formulas (=, +, -, @, tab, "
-            "CR; numbers such as -122.1 are left alone). Turn off for programs that read the "
-            "output.",
+            help="In a CSV output, put a ' before values a spreadsheet would run as formulas "
+            "(=, +, -, @, tab, CR; numbers such as -122.1 are left alone). Turn off for "
+            "programs that read the output. GeoJSON, GeoPackage and Parquet outputs always "
+            "keep values exactly.",
         ),
         _cluster_option(
             "Send the work to the Dask scheduler at this address (tcp://HOST:8786) instead of "
@@ -352,6 +374,8 @@ class BatchArgs:
     max_results: int = 1
     excel_safe: bool = True
     cluster: str | None = None
+    encoding: str | None = None
+    sheet: str | None = None
 
 
 @cli.command("geocode")
@@ -364,25 +388,33 @@ def geocode_command(
     workers: int | None,
     chunk_size: int,
     max_results: int,
+    encoding: str | None,
+    sheet: str | None,
     excel_safe: bool,
     cluster: str | None,
     index_dir: Path | None,
 ) -> None:
-    """Geocode a CSV file (address -> coordinates).
+    """Geocode a file of addresses (address -> coordinates).
 
-    The header names the address columns, ignoring case and punctuation: a free-text column
-    (query, address, q, full_address, formatted_address, search) and/or structured ones
-    (address_line/street, locality/city, admin_district/state, admin_district2/county,
-    postal_code/zip, country, postal_town). The delimiter (, ; tab |) is detected.
+    INPUT is a CSV file (delimiter , ; tab | and encoding detected: UTF-8, UTF-16 and
+    Windows-1252, as Excel saves them), an Excel workbook (.xlsx, first sheet or --sheet) or
+    a Parquet file; '-' reads standard input. Its header names the address columns, ignoring
+    case and punctuation: a free-text column (query, address, q, full_address,
+    formatted_address, search) and/or structured ones (address_line/street, locality/city,
+    admin_district/state, admin_district2/county, postal_code/zip, country, postal_town).
 
     The output holds every input column, then lat, lon, the address parts, entity_type,
     confidence, match_codes, bbox_*, status (OK, NoResult, Failed) and reason. Result columns
     whose names clash with input columns get a gb_ prefix. Bad rows get status Failed and a
-    reason in their own output row; they never stop the run.
+    reason in their own output row; they never stop the run. The output's extension chooses
+    its format: CSV, GeoJSON (.geojson), GeoPackage (.gpkg) or GeoParquet (.parquet), each a
+    point per row with a result. Reading .xlsx needs 'geobatch[excel]', Parquet
+    'geobatch[parquet]'.
 
     \b
     Example:
       geobatch geocode addresses.csv -o geocoded.csv --workers 4
+      geobatch geocode addresses.xlsx -o geocoded.gpkg
       geobatch geocode addresses.csv -o - | head
     """
     index, count = state.index_dir(index_dir), workers or state.settings.workers
@@ -398,6 +430,8 @@ def geocode_command(
             max_results,
             excel_safe,
             where,
+            encoding,
+            sheet,
         )
     )
 
@@ -412,19 +446,24 @@ def reverse_command(
     workers: int | None,
     chunk_size: int,
     max_results: int,
+    encoding: str | None,
+    sheet: str | None,
     excel_safe: bool,
     cluster: str | None,
     index_dir: Path | None,
 ) -> None:
-    """Reverse-geocode a CSV file (coordinates -> address).
+    """Reverse-geocode a file of points (coordinates -> address).
 
-    The header must have a latitude column (lat, latitude, y) and a longitude column
-    (lon, lng, long, longitude, x), in WGS84 degrees. Rows whose coordinates are not
-    numbers or out of range get status Failed and the reason; the run goes on.
+    INPUT is a CSV, .xlsx or Parquet file, as for 'geobatch geocode'. Its header must have a
+    latitude column (lat, latitude, y) and a longitude column (lon, lng, long, longitude, x),
+    in WGS84 degrees. Rows whose coordinates are not numbers or out of range get status
+    Failed and the reason; the run goes on. The output's extension chooses its format (.csv,
+    .geojson, .gpkg, .parquet).
 
     \b
     Example:
       geobatch reverse points.csv -o addresses.csv
+      geobatch reverse points.parquet -o addresses.parquet
     """
     index, count = state.index_dir(index_dir), workers or state.settings.workers
     where = cluster or state.settings.cluster
@@ -439,49 +478,50 @@ def reverse_command(
             max_results,
             excel_safe,
             where,
+            encoding,
+            sheet,
         )
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Input:
-    """An opened input CSV: its header, and the splitter that cuts the rest into slices."""
-
-    header: list[str]
-    slices: RecordSplitter
-    delimiter: str
-    has_bom: bool
-    size: int | None
-
-
 def run_batch(args: BatchArgs) -> Tally:
-    """Geocode or reverse a CSV file into another; return the count of rows by status.
+    """Geocode or reverse an input file into an output file; return the count of rows by status.
 
-    The output is written to ``OUTPUT.partial`` and renamed to ``OUTPUT`` once complete, so a
-    run that fails or is interrupted never leaves a short file under the name asked for.
+    The input is a CSV (any delimiter; UTF-8, UTF-16 or Windows-1252), an .xlsx workbook or
+    a Parquet file; the output's extension chooses CSV, GeoJSON, GeoPackage or Parquet. The
+    output is written to ``OUTPUT.partial`` and renamed to ``OUTPUT`` once complete, so a run
+    that fails or is interrupted never leaves a short file under the name asked for.
     """
     _check_paths(args.input_path, args.output_path)
-    with _open_input(args.input_path, args.chunk_size) as source:
+    out_kind = output_kind(str(args.output_path))
+    check_available(out_kind)
+    options = InputOptions(args.chunk_size, args.encoding, args.sheet)
+    with open_input(args.input_path, options) as source:
         columns = _detect(args.kind, source.header)
         if args.cluster is None:
             _ensure_builtin(args.index)
+        csv_out = out_kind is OutputKind.CSV
         spec = CsvSpec(
             kind=args.kind,
             index=IndexLocation(args.index.absolute()),
             header=tuple(source.header),
             columns=columns,
             delimiter=source.delimiter,
-            out_delimiter=plaincsv.output_delimiter(source.delimiter),
+            out_delimiter=_output_delimiter(args.output_path, source.delimiter)
+            if csv_out
+            else TABLE_DELIMITER,
             max_results=args.max_results,
-            excel_safe=args.excel_safe,
+            # Formula quotes are for files people open in spreadsheets: CSV only.
+            excel_safe=args.excel_safe and csv_out,
+            encoding=source.encoding,
         )
         started = time.perf_counter()
         with open_executor(_workers_for(args), args.cluster) as executor:
             if args.cluster is not None:
                 _quiet_dask()
-            output = _Output(args.output_path)
+            output = BatchOutput(args.output_path, out_kind, spec.layout, source)
             try:
-                _write_header(output.stream, spec, source.has_bom)
+                output.write_header(_header_bytes(spec, source.bom_out))
                 tally = _run_slices(args, source, spec, executor, output)
             except (GeobatchError, OSError, csv.Error) as exc:
                 note = output.abandon()
@@ -496,6 +536,13 @@ def run_batch(args: BatchArgs) -> Tally:
             output.finish()
     _print_summary(args, tally, time.perf_counter() - started)
     return tally
+
+
+def _output_delimiter(path: Path, input_delimiter: str) -> str:
+    """A .tsv or .tab output is tab-separated; any other CSV keeps the input's delimiter."""
+    if path.suffix.casefold() in (".tsv", ".tab"):
+        return "\t"
+    return plaincsv.output_delimiter(input_delimiter)
 
 
 def _quiet_dask() -> None:
@@ -526,113 +573,24 @@ def _detect(kind: Kind, header: list[str]) -> ForwardColumns | ReverseColumns:
     return plaincsv.detect_reverse_columns(header)
 
 
-@contextmanager
-def _open_input(path: Path, chunk_size: int) -> Iterator[_Input]:
-    """Open a CSV (or stdin for '-'), check it is UTF-8, detect its delimiter, read its header."""
-    if str(path) == "-":
-        yield _read_input(sys.stdin.buffer, None, chunk_size)
-        return
-    with path.open("rb") as binary:
-        yield _read_input(binary, os.fstat(binary.fileno()).st_size, chunk_size)
-
-
-def _read_input(binary: BinaryIO, size: int | None, chunk_size: int) -> _Input:
-    sample = _read_sample(binary)
-    _check_utf8(sample)
-    has_bom = sample.startswith(codecs.BOM_UTF8)
-    body = sample[len(codecs.BOM_UTF8) :] if has_bom else sample
-    text = body.decode("utf-8", errors="replace")
-    delimiter = plaincsv.sniff_delimiter(text)
-    # Files with bare carriage returns (old Mac exports) are cut at those.
-    newline = b"\r" if b"\r" in body and b"\n" not in body else b"\n"
-    splitter = RecordSplitter(
-        binary,
-        lines_per_slice=chunk_size,
-        newline=newline,
-        offset=len(sample),
-        buffered=body,
-    )
-    record = splitter.next_record()
-    header = read_header(record.data.decode("utf-8", "replace") if record else "", delimiter)
-    return _Input(header, splitter, delimiter, has_bom, size)
-
-
-def _read_sample(binary: BinaryIO) -> bytes:
-    """The first bytes of the input (the splitter is handed them back)."""
-    sample = binary.read(SAMPLE_BYTES)
-    return sample if isinstance(sample, bytes) else b""
-
-
-def _check_utf8(sample: bytes) -> None:
-    try:
-        # final=False: a multi-byte character cut by the end of the sample is not an error.
-        codecs.getincrementaldecoder("utf-8-sig")().decode(sample, final=False)
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"the input is not UTF-8 text (byte 0x{sample[exc.start]:02x} at offset "
-            f"{exc.start}); save it as CSV UTF-8"
-        ) from None
-
-
-class _Output:
-    """Where results go: standard output, or ``OUTPUT.partial``, renamed to ``OUTPUT`` when the
-    run is complete. A run that fails keeps the partial file under its own name."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.partial: Path | None = None
-        self.lines = 0  # input lines whose output is written
-        if str(path) == "-":
-            self.stream: BinaryIO = sys.stdout.buffer
-        else:
-            self.partial = path.with_name(path.name + ".partial")
-            self.stream = self.partial.open("wb")
-
-    def abandon(self) -> str | None:
-        """Stop writing after a failure; what the user must be told about the output (None:
-        no row had been written, and a partial file of only the header is removed)."""
-        if self.partial is None:
-            with suppress(OSError, ValueError):
-                self.stream.flush()
-            return "the output on stdout is incomplete" if self.lines else None
-        with suppress(OSError):
-            self.stream.close()
-        if not self.lines:
-            self.partial.unlink(missing_ok=True)
-            return None
-        return f"the rows done so far are in {self.partial}; {self.path} was not written"
-
-    def finish(self) -> None:
-        if self.partial is None:
-            self.stream.flush()
-            return
-        self.stream.close()
-        os.replace(self.partial, self.path)
-
-
 def _run_slices(
-    args: BatchArgs, source: _Input, spec: CsvSpec, executor: Executor, output: _Output
+    args: BatchArgs, source: BatchInput, spec: CsvSpec, executor: Executor, output: BatchOutput
 ) -> Tally:
-    unit = "B" if source.size is not None else "rows"
-    with TqdmProgress(f"{args.kind} {args.input_path.name}", source.size, unit) as bar:
+    with TqdmProgress(f"{args.kind} {args.input_path.name}", source.total, source.unit) as bar:
 
         def advance(piece: Slice) -> None:
             output.lines += piece.lines
-            if source.size is not None:
-                bar.advance_to(piece.end)
-            else:
-                bar.advance(piece.lines)
-            if output.partial is None:
-                output.stream.flush()  # a reader of stdout sees the results as they come
+            bar.advance_to(source.position(piece))
+            output.flush_if_stdout()
 
         return run_csv(spec, source.slices, executor, output.stream, advance)
 
 
-def _write_header(stream: BinaryIO, spec: CsvSpec, bom: bool) -> None:
+def _header_bytes(spec: CsvSpec, bom: bool) -> bytes:
     text = io.StringIO()
     writer = plaincsv.CsvWriter(text, spec.out_delimiter, excel_safe=spec.excel_safe)
     writer.writerow(spec.layout.header)
-    stream.write((codecs.BOM_UTF8 if bom else b"") + text.getvalue().encode("utf-8"))
+    return (codecs.BOM_UTF8 if bom else b"") + text.getvalue().encode("utf-8")
 
 
 def _workers_for(args: BatchArgs) -> int:

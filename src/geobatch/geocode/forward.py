@@ -12,7 +12,7 @@ from typing import NamedTuple
 from geobatch.geocode.formatting import format_address
 from geobatch.geocode.fuzzy import FuzzyKeys, max_edits
 from geobatch.geocode.interpolate import interpolate_number
-from geobatch.geocode.query import Analysis, Role, Span, analyse
+from geobatch.geocode.query import Analysis, NeedFullRead, Role, Span, analyse
 from geobatch.geocode.rules import (
     AMBIGUOUS_DISTANCE_M,
     AMBIGUOUS_SCORE_GAP,
@@ -79,7 +79,18 @@ class Candidate:
 def geocode(request: GeocodeRequest, vocab: Vocabulary) -> Answer:
     if request.is_empty():
         return Answer(ResultStatus.FAILED, reason="the request has no address text")
-    a = analyse(request, vocab)
+    # One answer asked for: a street name of many towns is first read only in the towns the
+    # query names; when that cannot be shown to give the same answer, the query is read whole.
+    if request.max_results <= 1:
+        try:
+            return _geocode(request, vocab, narrow=True)
+        except NeedFullRead:
+            pass
+    return _geocode(request, vocab, narrow=False)
+
+
+def _geocode(request: GeocodeRequest, vocab: Vocabulary, narrow: bool) -> Answer:
+    a = analyse(request, vocab, narrow)
     if not a.tokens:
         return Answer(ResultStatus.FAILED, reason="the request has no words or numbers to look up")
     candidates = _street_candidates(a, vocab, prune=request.max_results <= 1)
@@ -219,7 +230,7 @@ def _street_candidates(a: Analysis, vocab: Vocabulary, prune: bool) -> list[Cand
         old = best_span.get(row)
         if old is None or _better_span(a.street_edits, span, old, row):
             best_span[row] = span
-    if not prune or len(best_span) < _PRUNE_MIN_ROWS:
+    if not prune or (len(best_span) < _PRUNE_MIN_ROWS and not a.dropped):
         candidates = (_street_candidate(a, vocab, row, span) for row, span in best_span.items())
         return [c for c in candidates if c is not None]
     # One answer is asked for: a street whose score cannot come within the ambiguity gap of
@@ -239,7 +250,16 @@ def _street_candidates(a: Analysis, vocab: Vocabulary, prune: bool) -> list[Cand
     # Whether geocode() will read no place or postcode, pruned or not: a street reading scores
     # above them all or is a complete address. Only then may the rest go unread.
     settled = False
+    # Streets left unread by a narrowed analysis score at most ``rest`` (they have none of the
+    # localities, admin areas or postcodes the query names). In the order of all bounds they
+    # would come after every row read so far: if by then the reading is settled and ``rest``
+    # is below its break, a whole reading would have stopped there too. Else read again whole.
+    rest = _unread_bound(a, vocab) if a.dropped else float("-inf")
     for bound, i in bounds:
+        if bound <= rest:
+            if not (settled and rest < floor - AMBIGUOUS_SCORE_GAP):
+                raise NeedFullRead
+            rest = float("-inf")  # shown: the rest of the loop is a whole reading's
         if settled and bound < floor - AMBIGUOUS_SCORE_GAP:
             break
         row, span = rows[i]
@@ -250,7 +270,29 @@ def _street_candidates(a: Analysis, vocab: Vocabulary, prune: bool) -> list[Cand
         if _explains_enough(a, c):
             floor = max(floor, c.score)
             settled = settled or c.score >= _PLACE_SKIP or _complete_address(a, c)
+    if rest > float("-inf") and not (settled and rest < floor - AMBIGUOUS_SCORE_GAP):
+        raise NeedFullRead
     return [found[i] for i in sorted(found)]
+
+
+def _unread_bound(a: Analysis, vocab: Vocabulary) -> float:
+    """The most :func:`_street_bound` can give an exact street reading that has none of the
+    query's postcodes, localities or admin areas."""
+    bound = WEIGHT["street"]
+    if a.numbers:
+        bound += WEIGHT["house_number"]
+    if _typo_locality_spans(a):
+        bound += max(WEIGHT["locality"], 0.0)
+    places = vocab.data.places
+    for _, prows in a.place_readings:
+        if all(p in a.hashed_places for p in prows):
+            # A street with any of these places' names is read: to the rest, a reading can
+            # only be its country.
+            if any(places[p].kind == "country" for p in prows):
+                bound += max(WEIGHT["country"], 0.0)
+        else:
+            bound += max(_BEST_PLACE_CONTEXT, 0.0)
+    return bound
 
 
 # Fewer streets than this are read whole: bounding them would cost more than it saves.
@@ -262,7 +304,6 @@ _PLACE_SKIP = PLACE_SCORE_CEILING + AMBIGUOUS_SCORE_GAP
 def _street_bound(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> float:
     """The most :func:`_street_candidate` can score for this row: every piece of evidence that
     could be for it counted as if it were, overlaps and all."""
-    street = vocab.data.streets[row]
     bound = WEIGHT["street"] + WEIGHT["typo_edit"] * a.street_edits.get((span, row), 0)
     if a.numbers:
         bound += WEIGHT["house_number"]
@@ -280,13 +321,14 @@ def _street_bound(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> float
     if localities and _typo_locality_spans(a):
         bound += WEIGHT["locality"]
     places = vocab.data.places
-    unknown_admin = not street.admin1
+    country, has_admin1 = vocab.street_country(row)
+    unknown_admin = not has_admin1
     for sp, prows in a.place_readings:
         best = 0.0
         for p in prows:
-            outcome = _place_context(
-                places[p], sp, street.country_code, localities, admins, a, unknown_admin
-            )[0]
+            outcome = _place_context(places[p], sp, country, localities, admins, a, unknown_admin)[
+                0
+            ]
             if outcome > best:
                 best = outcome
                 if best >= _BEST_PLACE_CONTEXT:

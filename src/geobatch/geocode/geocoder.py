@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import attrgetter
@@ -18,6 +19,8 @@ from geobatch.index.read import IndexData, load_index
 from geobatch.index.spatial import FloatArray
 from geobatch.model import Answer, EntityType, GeocodeRequest, ResultStatus, ReverseRequest
 
+_log = logging.getLogger("geobatch.index")
+
 
 class Geocoder:
     """Load once, then answer many requests. Thread-compatible for reading; not for writing."""
@@ -30,6 +33,8 @@ class Geocoder:
     @classmethod
     def open(cls, index_dir: Path) -> Geocoder:
         data = load_index(index_dir)
+        for problem in data.problems:
+            _log.warning("%s", problem)
         return cls(data, Lexicon.open(index_dir, data.datasets))
 
     def prepare(self, forward: bool = True, reverse: bool = True) -> Geocoder:

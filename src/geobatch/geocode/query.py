@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
 from geobatch.geocode.fuzzy import area_max_edits, max_edits, nearest_keys
-from geobatch.geocode.vocabulary import Vocabulary
+from geobatch.geocode.vocabulary import SETTLEMENT_KINDS, Vocabulary
+from geobatch.index.lexicon import BIG_KEY_ROWS, context_hash, postcode_hash
 from geobatch.model import GeocodeRequest
 from geobatch.text.abbreviations import key_of_tokens, token_forms
 from geobatch.text.housenumbers import is_housenumber, normalize_housenumber
+from geobatch.text.localities import locality_keys
 from geobatch.text.normalize import fold, query_tokens
 from geobatch.text.postcodes import postcode_key, strip_country_prefix
 from geobatch.text.scripts import has_unspaced
@@ -78,12 +81,25 @@ class Analysis:
     # The query's words written with diacritics, by their folded form ("stotz" → "stötz"):
     # a street spelt otherwise is a worse reading (empty for a query in plain ASCII).
     marked: dict[str, str] = field(default_factory=dict)
+    # Streets of a name found in many towns that were left unread because the query names
+    # a locality, admin area or postcode none of them has (see _narrowed): how many. A
+    # reading that cannot show they could not matter raises NeedFullRead.
+    dropped: int = 0
+    # Place readings whose every name was looked up in the context table when narrowing.
+    hashed_places: set[int] = field(default_factory=set)
 
     def word_tokens(self) -> list[int]:
         return self.words
 
 
-def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
+class NeedFullRead(Exception):
+    """Raised when a narrowed reading of the query cannot prove that the streets it left
+    unread would change nothing: the query is read again with every street."""
+
+
+def analyse(request: GeocodeRequest, vocab: Vocabulary, narrow: bool = False) -> Analysis:
+    """Read the request against the vocabulary. With ``narrow``, a street name of many towns
+    is read only in the towns the query names (see :func:`_narrowed`)."""
     tokens: list[str] = []
     roles: list[Role] = []
     groups: list[tuple[int, int]] = []
@@ -109,10 +125,12 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary) -> Analysis:
     analysis.marked = _marked_words(request)
     forms = [token_forms(t) for t in tokens]
     has_digit = [not t.isalpha() and any(ch.isdigit() for ch in t) for t in tokens]
+    runs: list[tuple[Span, tuple[int, ...]]] = []
     for start, end in groups:
-        _lookup_group(analysis, vocab, start, end, forms, has_digit)
+        _lookup_group(analysis, runs, vocab, start, end, forms, has_digit)
+    _expand_street_runs(analysis, runs, vocab, narrow)
     # A span is listed once per row it matches (a street name in many towns): take each once.
-    found = {span for span, _ in analysis.street_spans}
+    found = {span for span, _ in runs}
     found.update(span for span, _ in analysis.place_spans)
     found.update(span for span, _ in analysis.postcode_spans)
     for span in found:
@@ -167,6 +185,8 @@ def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
     # A street already found as written, holding the query's house number, is the street:
     # nothing to correct (and the fuzzy look-up would cost more than the rest of the query).
     streets_found = _has_exact_street(a, vocab)
+    if not streets_found and a.dropped:
+        raise NeedFullRead  # a street left unread might have held the number
     street_explained: set[int] = set()
     if not streets_found:
         for span in {span for span, _ in (*a.street_spans, *a.postcode_spans)}:
@@ -346,7 +366,7 @@ class _GroupHits(NamedTuple):
     """Everything one group of words adds to an analysis (see :func:`_lookup_group`)."""
 
     spans: tuple[Span, ...]
-    street_spans: tuple[tuple[Span, int], ...]
+    street_runs: tuple[tuple[Span, tuple[int, ...]], ...]  # (span, its street rows)
     place_spans: tuple[tuple[Span, int], ...]
     postcode_spans: tuple[tuple[Span, str], ...]
     numbers: tuple[tuple[int, int, str], ...]
@@ -358,6 +378,7 @@ GROUP_CACHE_SIZE = 20_000
 
 def _lookup_group(
     a: Analysis,
+    runs: list[tuple[Span, tuple[int, ...]]],
     vocab: Vocabulary,
     start: int,
     end: int,
@@ -377,7 +398,7 @@ def _lookup_group(
         vocab.group_hits[key] = hits
     assert isinstance(hits, _GroupHits)
     a.spans.extend(hits.spans)
-    a.street_spans.extend(hits.street_spans)
+    runs.extend(hits.street_runs)
     a.place_spans.extend(hits.place_spans)
     a.postcode_spans.extend(hits.postcode_spans)
     a.numbers.extend(hits.numbers)
@@ -398,7 +419,7 @@ def _group_hits(
     places = role in _PLACE_ROLES
     postcodes = role in _POSTCODE_ROLES
     spans: list[Span] = []
-    street_spans: list[tuple[Span, int]] = []
+    street_runs: list[tuple[Span, tuple[int, ...]]] = []
     place_spans: list[tuple[Span, int]] = []
     postcode_spans: list[tuple[Span, str]] = []
     for i in range(start, end):
@@ -418,9 +439,8 @@ def _group_hits(
             if streets or places:
                 # One look-up answers for streets and places alike.
                 found = vocab.entry(key)
-                if streets:
-                    for row in found[0]:
-                        street_spans.append((span, row))
+                if streets and found[0]:
+                    street_runs.append((span, found[0]))
                 if places:
                     for row in found[1]:
                         place_spans.append((span, row))
@@ -436,7 +456,7 @@ def _group_hits(
                     postcode_spans.append((span, pkey))
     numbers = _find_numbers(tokens, start, end) if role in _STREET_ROLES else ()
     return _GroupHits(
-        tuple(spans), tuple(street_spans), tuple(place_spans), tuple(postcode_spans), numbers
+        tuple(spans), tuple(street_runs), tuple(place_spans), tuple(postcode_spans), numbers
     )
 
 
@@ -461,3 +481,65 @@ def _find_numbers(tokens: list[str], start: int, end: int) -> tuple[tuple[int, i
         if len(nxt) == 1 and nxt.isalpha() and tok.isdigit():
             found.append((i, i + 2, tok + nxt))
     return tuple(found)
+
+
+def _expand_street_runs(
+    a: Analysis, runs: list[tuple[Span, tuple[int, ...]]], vocab: Vocabulary, narrow: bool
+) -> None:
+    """The street readings of the query, span by span, rows in ascending order. With
+    ``narrow``, a name that is a street in many towns ("Hauptstraße") is read only where the
+    query says: the streets of it that have a locality, admin area or postcode the query names.
+    Which they are comes from the lexicon's context table, so the cost does not grow with the
+    number of towns. Forward geocoding then shows that the streets left out could not have been
+    the answer or its rival, or reads the query again whole (NeedFullRead)."""
+    big = [i for i, (_, rows) in enumerate(runs) if len(rows) >= BIG_KEY_ROWS] if narrow else []
+    if big:
+        hashes = {context_hash(sp.key) for sp in a.spans if vocab.is_context(sp.key)}
+        hashes.update(postcode_hash(key) for _, key in a.postcode_spans)
+        # A place the query names confirms a street through any of its names ("Helsingfors"
+        # for a street in Helsinki), a state through its name or code: those streets are
+        # read too, so that the place readings can add nothing but a country to the rest.
+        for _, prow in a.place_spans:
+            place = vocab.data.places[prow]
+            if place.kind in SETTLEMENT_KINDS:
+                hashes.update(context_hash(k) for k in place.keys)
+            elif place.kind == "state":
+                hashes.update(context_hash(k) for k in locality_keys(place.name))
+                if place.admin1_code:
+                    hashes.add(context_hash(place.admin1_code.lower()))
+            a.hashed_places.add(prow)
+        if not hashes or len(hashes) > _MAX_CONTEXT_HASHES:
+            return _extend(a, runs)
+        full = list(runs)
+        for i in big:
+            span, rows = full[i]
+            # A street read under another span of the query too keeps its best span only
+            # when all its readings are there: then this name is not narrowed.
+            if any(_shared(rows, other) for k, (_, other) in enumerate(full) if k != i):
+                continue
+            kept = vocab.context_rows(span.key, sorted(hashes))
+            a.dropped += len(rows) - len(kept)
+            runs[i] = (span, kept)
+    _extend(a, runs)
+
+
+# More names than this to look up in the context table: the query is read whole instead.
+_MAX_CONTEXT_HASHES = 96
+
+
+def _extend(a: Analysis, runs: list[tuple[Span, tuple[int, ...]]]) -> None:
+    street_spans = a.street_spans
+    for span, rows in runs:
+        for row in rows:
+            street_spans.append((span, row))
+
+
+def _shared(rows: tuple[int, ...], other: tuple[int, ...]) -> bool:
+    """Whether two ascending row lists share a row (the shorter looked up in the longer)."""
+    if len(other) < len(rows):
+        rows, other = other, rows
+    for row in rows:
+        at = bisect_left(other, row)
+        if at < len(other) and other[at] == row:
+            return True
+    return False

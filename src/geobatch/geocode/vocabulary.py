@@ -93,6 +93,8 @@ class _StreetFacts:
     postcodes: frozenset[str]
     localities: frozenset[str]
     admin: frozenset[str]
+    country: str | None
+    has_admin1: bool
 
 
 @dataclass(slots=True)
@@ -179,6 +181,17 @@ class Vocabulary:
     def is_street_word(self, key: str) -> bool:
         return bool(self.entry(key)[3] & STREET_WORD)
 
+    def context_rows(self, key: str, hashes: list[int]) -> tuple[int, ...]:
+        """The streets of ``key`` that have a locality, admin area or postcode of these hashes
+        (ascending, each once): see :meth:`Lexicon.context_rows`."""
+        kid = self.lexicon.key_id(key)
+        if kid < 0:
+            return ()
+        found: set[int] = set()
+        for h in hashes:
+            found.update(self.lexicon.context_rows(kid, h))
+        return tuple(sorted(found))
+
     def street_key_count(self, key: str) -> int:
         """How many streets answer to the key (1 for an unknown key)."""
         return len(self.entry(key)[0]) or 1
@@ -194,6 +207,8 @@ class Vocabulary:
                 postcodes=frozenset(split_names(ds.street_pc_keys.get(local))),
                 localities=frozenset(split_names(ds.street_loc_keys.get(local))),
                 admin=frozenset(split_names(ds.street_admin_keys.get(local))),
+                country=ds.street_country(local),
+                has_admin1=ds.street_has_admin1(local),
             )
             if len(self._facts) >= STREET_CACHE:
                 self._facts.clear()
@@ -202,6 +217,11 @@ class Vocabulary:
 
     def street_key(self, row: int) -> str:
         return self._street_facts(row).key
+
+    def street_country(self, row: int) -> tuple[str | None, bool]:
+        """The street's country code, and whether it knows its first-level admin area."""
+        facts = self._street_facts(row)
+        return facts.country, facts.has_admin1
 
     def street_postcodes(self, row: int) -> frozenset[str]:
         return self._street_facts(row).postcodes

@@ -281,7 +281,8 @@ class PartitionStreets:
     """One partition's streets, and where its interpolation lines belong."""
 
     part: int
-    summaries: list[StreetSummary]
+    created: npt.NDArray[np.int64]  # of each street, in local id order (ascending)
+    summary_frames: int  # of its file of streets (read_summaries)
     frames: int  # of its file of addresses with their streets
     addresses: int
     lines: dict[int, int]  # named line -> local street
@@ -328,8 +329,29 @@ def make_streets(p: int) -> PartitionStreets:
         near = table.nearest_with_lines(line.lon, line.lat)
         if near is not None:
             nearest[i] = (near[0], near[1].created, near[1].id)
-    summaries = [summarise(e) for e in table.entities]
-    return PartitionStreets(p, summaries, done.frames, added, lines, nearest)
+    # The streets go to disk in frames (a country's are millions of objects); the writer merges
+    # the partitions' files in the order the streets were made.
+    out = summaries_file(job.work, p)
+    for start in range(0, len(table.entities), SUMMARY_FRAME):
+        out.write([summarise(e) for e in table.entities[start : start + SUMMARY_FRAME]])
+    out.close()
+    created = np.array([e.created for e in table.entities], dtype=np.int64)
+    return PartitionStreets(p, created, out.frames, done.frames, added, lines, nearest)
+
+
+SUMMARY_FRAME = 20_000
+
+
+def summaries_file(work: Path, part: int) -> SpillFile:
+    return SpillFile(work / f"part-{part}.summaries")
+
+
+def read_summaries(work: Path, part: int, frames: int) -> Iterator[StreetSummary]:
+    spill = summaries_file(work, part)
+    spill.frames = frames
+    for frame in spill.read():
+        yield from frame
+    spill.remove()
 
 
 def _add_addresses(

@@ -46,6 +46,7 @@ from geobatch.index.addresses import (
     merge_dictionaries,
     place_chunk,
     raw_chunk,
+    read_summaries,
     run_all,
     set_job,
     streets_file,
@@ -77,11 +78,11 @@ from geobatch.sources.records import (
 )
 from geobatch.text.abbreviations import name_key, name_keys
 
-# What an import may use by default. Addresses cost about 300 bytes each while their streets
-# are made (one partition at a time) and about 80 while they are sorted (one bucket at a time).
+# What an import may use by default. Addresses cost about 700 bytes each while their streets
+# are made (a partition per worker at a time), about 200 while sorted (a bucket at a time).
 DEFAULT_MEMORY_MB = 2_000
 MIN_MEMORY_MB = 200
-_ENTITY_BYTES = 400
+_ENTITY_BYTES = 700
 CHUNK = 250_000  # addresses per chunk read or placed at a time
 
 SETTLEMENTS = {PlaceKind.CITY, PlaceKind.TOWN, PlaceKind.VILLAGE, PlaceKind.HAMLET}
@@ -412,7 +413,8 @@ def _build(
         numbers=numbers.values,
         units=units.values,
         hn_keys=hn_keys.values,
-        streets=[r.summaries for r in results],
+        street_created=[r.created for r in results],
+        street_files=[read_summaries(work, r.part, r.summary_frames) for r in results],
         address_files=files,
         address_count=usable,
         places=data.places,

@@ -96,6 +96,17 @@ class ContainerWriter:
         self._file.write(data)
         self._sections[name] = {"offset": offset, "dtype": "|u1", "shape": [len(data)]}
 
+    def raw_file(self, name: str, path: Path) -> None:
+        """Write the bytes of a file as a section, copied in pieces."""
+        self._check_new(name)
+        offset = self._align()
+        size = 0
+        with open(path, "rb") as f:
+            while piece := f.read(16 * 1024 * 1024):
+                self._file.write(piece)
+                size += len(piece)
+        self._sections[name] = {"offset": offset, "dtype": "|u1", "shape": [size]}
+
     def stream(self, name: str, dtype: npt.DTypeLike) -> SectionStream:
         """A section written piece by piece (arrays of ``dtype``), for columns too large to hold."""
         self._check_new(name)

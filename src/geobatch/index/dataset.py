@@ -235,8 +235,37 @@ class DataSet:
         """The street's name key and alternate keys, without making its row."""
         return self._s_key[i], split_names(self._s_alt.get(i))
 
+    def streets_in_box(
+        self, south: float, west: float, north: float, east: float, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """(name, line WKB) of the first ``limit`` streets whose extent meets the box (a scan of
+        the mapped extents: no street is made an object unless it is in the box)."""
+        box = self.box.array("streets.bbox")
+        if len(box) == 0:
+            return []
+        meets = (
+            (box[:, 0] <= north) & (box[:, 2] >= south) & (box[:, 1] <= east) & (box[:, 3] >= west)
+        )
+        out: list[tuple[str, bytes]] = []
+        for i in np.flatnonzero(meets).tolist():
+            wkb = self._s_wkb.get(i)
+            if wkb:
+                out.append((self._s_name.text(i), wkb))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def street_key_column(self) -> StringColumn:
+        return self._s_key
+
+    def street_alt_column(self) -> StringColumn:
+        return self._s_alt
+
     def street_names(self) -> StringColumn:
         return self._s_name
+
+    def street_has_admin1(self, i: int) -> bool:
+        return self._s_admin1[i] != 0
 
     def street_country(self, i: int) -> str | None:
         return self.name_list()[self._s_country[i]] or None

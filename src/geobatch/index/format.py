@@ -42,6 +42,38 @@ def old_format_files(index_dir: Path) -> list[Path]:
     return sorted(index_dir.glob(f"*{OLD_SUFFIX}")) if index_dir.is_dir() else []
 
 
+def usable_data_sets(index_dir: Path) -> tuple[list[Path], list[str]]:
+    """The data set files of ``index_dir`` this version can read, and one line for each it
+    cannot (cut short, foreign, another format version) saying what to do. Those are left
+    out: the rest of the index stays usable."""
+    good: list[Path] = []
+    problems: list[str] = []
+    for path in data_set_files(index_dir):
+        meta = read_meta(path)
+        if meta is None:
+            problems.append(
+                f"{path} is left out: it is not a complete geobatch index file (cut short, or "
+                "another kind of file); import its source again or remove it"
+            )
+        elif meta.get("kind") != KIND_DATA_SET:
+            problems.append(f"{path} is left out: it is not a geobatch data set; remove it")
+        elif meta.get("format_version") != FORMAT_VERSION:
+            problems.append(
+                f"{path} is left out: it was written by another version of geobatch (format "
+                f"{meta.get('format_version')}, this version reads {FORMAT_VERSION}); import "
+                "its source again"
+            )
+        else:
+            good.append(path)
+    for path in old_format_files(index_dir):
+        if not path.name.startswith(BUILTIN_NAME):
+            problems.append(
+                f"{path} is left out: it was written by an older geobatch (SQLite); import its "
+                "source again, then delete it"
+            )
+    return good, problems
+
+
 def format_version_of(path: Path) -> int | None:
     """The format version a data set file was written with, or None if it is unreadable."""
     meta = read_meta(path)
@@ -56,16 +88,4 @@ def check_version(path: Path, version: object) -> None:
         raise IndexError_(
             f"{path} was written by another version of geobatch (format {version}, this "
             f"version reads {FORMAT_VERSION}): import its source again"
-        )
-
-
-def refuse_old_files(index_dir: Path) -> None:
-    """One clear line when the index holds only data sets of an older geobatch."""
-    old = [p for p in old_format_files(index_dir) if not p.name.startswith(BUILTIN_NAME)]
-    if old:
-        names = ", ".join(p.name for p in old[:3]) + (" …" if len(old) > 3 else "")
-        raise IndexError_(
-            f"{index_dir} holds data sets of an older geobatch ({names}) that this version "
-            "cannot read: import their sources again (geobatch import FILE), then delete the "
-            f"*{OLD_SUFFIX} files"
         )

@@ -16,6 +16,7 @@ millionth. Of points at exactly the same distance the first row wins.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,21 +49,23 @@ def _cube_ids(cubes: npt.NDArray[np.int64]) -> IntArray:
 def write_grid(
     out: ContainerWriter,
     name: str,
-    lat: FloatArray,
-    lon: FloatArray,
+    lat: npt.NDArray[Any],
+    lon: npt.NDArray[Any],
     radius_m: float,
     ids: npt.NDArray[np.int32] | None = None,
+    scale: float = 1.0,
 ) -> None:
     """Write the grid of these points as sections ``NAME.*``; a hit answers the point's row
-    (or ``ids[row]`` when given). Worked in chunks: memory stays at a few arrays of int64."""
+    (or ``ids[row]`` when given). ``lat`` and ``lon`` are degrees times ``scale`` (int32 in
+    1e-7 degrees, say: they may be mapped files). Worked in chunks: memory stays at a few
+    arrays of int64 per point."""
     side = 2.0 * radius_m
     n = len(lat)
     cube_ids = np.empty(n, dtype=np.int64)
     for lo in range(0, n, _CHUNK):
         hi = min(n, lo + _CHUNK)
-        cube_ids[lo:hi] = _cube_ids(
-            np.floor(positions_m(lat[lo:hi], lon[lo:hi]) / side).astype(np.int64)
-        )
+        pos = positions_m(lat[lo:hi] / scale, lon[lo:hi] / scale)
+        cube_ids[lo:hi] = _cube_ids(np.floor(pos / side).astype(np.int64))
     order = np.argsort(cube_ids, kind="stable")
     sorted_ids = cube_ids[order]
     del cube_ids
@@ -78,9 +81,7 @@ def write_grid(
     xyz = out.stream(f"{name}.xyz", np.float32)
     for lo in range(0, n, _CHUNK):
         at = order[lo : lo + _CHUNK]
-        pos = positions_m(
-            np.asarray(lat[at], dtype=np.float64), np.asarray(lon[at], dtype=np.float64)
-        )
+        pos = positions_m(lat[at] / scale, lon[at] / scale)
         xyz.write((pos - np.floor(pos / side) * side).astype(np.float32).ravel())
     xyz.finish()
     out.meta.setdefault("grids", {})[name] = {"side_m": side}

@@ -21,10 +21,11 @@ number of addresses beyond one bucket and a few int32 columns.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from geobatch.index.entities import StreetSummary
 from geobatch.index.format import FORMAT_VERSION, KIND_DATA_SET
 from geobatch.index.grid import write_grid
 from geobatch.index.spill import SpillFile
+from geobatch.index.spool import Spool
 from geobatch.index.strings import NAME_SEPARATOR, write_strings
 from geobatch.sources.records import (
     AreaRecord,
@@ -56,7 +58,7 @@ ADDRESS_RADIUS_M = 100.0  # reverse: nearest address within this (geocode.revers
 STREET_RADIUS_M = 250.0  # and nearest street
 DENSIFY_DEG = 0.0003  # vertices every ~30 m along streets, for the nearest-street grid
 E7 = 10_000_000.0
-_SORT_BYTES = 80  # per address while one bucket is sorted
+_SORT_BYTES = 200  # per address while one bucket is sorted (columns, order, copies)
 
 # Half-size of the box given to a place that comes without one, by kind (metres).
 PLACE_EXTENT_M: dict[PlaceKind, float] = {
@@ -75,6 +77,7 @@ _ABOVE_COUNTY = {PlaceKind.COUNTRY, PlaceKind.STATE, PlaceKind.COUNTY}
 PLACE_KIND_CODES = [k.value for k in PlaceKind]
 
 Int32Array = npt.NDArray[np.int32]
+Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -87,7 +90,10 @@ class DataSetParts:
     numbers: list[str]  # code -> house number as written
     units: list[str]
     hn_keys: list[str]  # code -> house-number key (first-seen order; sorted when written)
-    streets: list[list[StreetSummary]]  # per partition, by local id
+    # Per partition: the creation order of each street (by local id), and its streets
+    # (StreetSummary, in that order) as an iterator: they come from disk, a frame at a time.
+    street_created: list[Int64Array]
+    street_files: list[Iterator[StreetSummary]]
     address_files: list[SpillFile]  # per partition: frames (columns, local street ids)
     address_count: int
     places: list[PlaceRecord]
@@ -101,7 +107,7 @@ def write_data_set(
     path: Path, parts: DataSetParts, work: Path, budget: int, stages: Any
 ) -> dict[str, int]:
     """Write ``parts`` to a new container at ``path``; returns the counts by kind."""
-    street_rows, final_of = _number_streets(parts.streets)
+    final_of, count = _number_streets(parts.street_created)
     with ContainerWriter(path) as out:
         out.meta.update(
             format_version=FORMAT_VERSION,
@@ -114,38 +120,37 @@ def write_data_set(
         write_strings(out, "numbers", parts.numbers)
         write_strings(out, "units", parts.units)
         hn_rank = _write_sorted(out, "hn_keys", parts.hn_keys)
-        counts = {"streets": len(street_rows)}
+        # The partitions' streets merged in the order they were made: the final numbering.
+        ordered = heapq.merge(*parts.street_files, key=lambda s: s.created)
+        facts, vertices = _write_streets(out, ordered, parts.names, work)
+        counts = {"streets": count, "street_vertices": vertices}
         counts["addresses"], pc_groups = _write_addresses(
-            out, parts, final_of, hn_rank, street_rows, work, budget, stages
+            out, parts, final_of, hn_rank, facts, work, budget, stages
         )
-        _write_streets(out, street_rows, parts.names)
         counts["places"] = _write_places(out, parts.places, parts.assigner)
         counts["areas"] = _write_areas(out, parts.areas)
         counts["interpolations"] = _write_interpolations(out, parts.interpolations, final_of)
         counts["postcodes"] = _write_postcodes(
             out, pc_groups, parts.postcode_records, parts.assigner, parts.names
         )
-        counts["street_vertices"] = _write_street_grid(out, street_rows)
         out.meta["counts"] = counts
     counts.pop("street_vertices")
     return counts
 
 
-def _number_streets(
-    partitions: list[list[StreetSummary]],
-) -> tuple[list[StreetSummary], list[Int32Array]]:
-    """Streets in the order they were made, and each partition's local → final street ids."""
-    created = np.array([s.created for part in partitions for s in part], dtype=np.int64)
+def _number_streets(created_of: list[Int64Array]) -> tuple[list[Int32Array], int]:
+    """Each partition's local → final street ids: streets numbered in the order they were
+    made. Within a partition they were made in local id order already."""
+    created = np.concatenate(created_of) if created_of else np.zeros(0, dtype=np.int64)
     order = np.argsort(created, kind="stable")
     final = np.empty(len(order), dtype=np.int32)
     final[order] = np.arange(len(order), dtype=np.int32)
-    flat = [s for part in partitions for s in part]
     final_of = []
     start = 0
-    for part in partitions:
+    for part in created_of:
         final_of.append(final[start : start + len(part)])
         start += len(part)
-    return [flat[i] for i in order.tolist()], final_of
+    return final_of, len(order)
 
 
 def _write_sorted(out: ContainerWriter, name: str, values: list[str]) -> Int32Array:
@@ -160,63 +165,102 @@ def _write_sorted(out: ContainerWriter, name: str, values: list[str]) -> Int32Ar
 # --- streets ---------------------------------------------------------------------------------
 
 
-def _write_streets(out: ContainerWriter, rows: list[StreetSummary], names: list[str]) -> None:
-    def joined(values: Sequence[str]) -> str:
+@dataclass(slots=True)
+class StreetFacts:
+    """What the address writer needs of each street (codes, by final street id)."""
+
+    country: Int32Array
+    locality: Int32Array
+    admin1: Int32Array
+
+
+def _write_streets(
+    out: ContainerWriter, streets: Iterable[StreetSummary], names: list[str], work: Path
+) -> tuple[StreetFacts, int]:
+    """Write the street columns from streets in final order, a frame at a time; then the
+    grid of their densified lines. Returns their facts and the number of grid vertices."""
+    spool = Spool(work, "streets")
+    codes: dict[str, list[Int32Array]] = {"country": [], "locality": [], "admin1": []}
+    coords: list[FloatArray] = []
+    ids: list[Int32Array] = []
+    first = 0
+    for frame in _frames(streets, 20_000):
+        _spool_streets(spool, frame, names)
+        for column, parts in codes.items():
+            parts.append(np.array([getattr(s, column) for s in frame], dtype=np.int32))
+        for k, s in enumerate(frame):
+            if s.wkb:
+                line = shapely.segmentize(shapely.from_wkb(s.wkb), DENSIFY_DEG)
+                xy = shapely.get_coordinates(line)
+                coords.append(xy)
+                ids.append(np.full(len(xy), first + k, dtype=np.int32))
+        first += len(frame)
+    spool.into(out, widths={"streets.point": 2, "streets.bbox": 4})
+    if first == 0:  # no street: the columns still exist, empty
+        _spool_streets(spool, [], names)
+        spool.into(out, widths={"streets.point": 2, "streets.bbox": 4})
+    xy = np.concatenate(coords) if coords else np.zeros((0, 2))
+    street = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
+    write_grid(out, "grid.vertex", xy[:, 1], xy[:, 0], STREET_RADIUS_M, ids=street)
+
+    def joined_codes(column: str) -> Int32Array:
+        parts = codes[column]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+
+    facts = StreetFacts(joined_codes("country"), joined_codes("locality"), joined_codes("admin1"))
+    return facts, len(street)
+
+
+def _frames(items: Iterable[StreetSummary], size: int) -> Iterator[list[StreetSummary]]:
+    frame: list[StreetSummary] = []
+    for item in items:
+        frame.append(item)
+        if len(frame) >= size:
+            yield frame
+            frame = []
+    if frame:
+        yield frame
+
+
+def _spool_streets(spool: Spool, rows: list[StreetSummary], names: list[str]) -> None:
+    def joined(values: Iterable[str]) -> str:
         return NAME_SEPARATOR.join(values)
 
     def text(code: int) -> str | None:
         return names[code] or None
 
-    write_strings(out, "streets.name", (s.name for s in rows))
-    write_strings(out, "streets.key", (s.key for s in rows))
+    spool.strings("streets.name", (s.name for s in rows))
+    spool.strings("streets.key", (s.key for s in rows))
     for column in ("locality", "neighborhood", "postcode", "admin1", "admin2", "country"):
-        out.array(f"streets.{column}", [getattr(s, column) for s in rows], np.int32)
-    write_strings(
-        out, "streets.others", (joined(sorted(names[c] for c in s.other_localities)) for s in rows)
-    )
-    out.array("streets.point", [(s.lat, s.lon) for s in rows], np.float64)
-    out.array("streets.bbox", [s.bbox for s in rows], np.float64)
-    write_strings(out, "streets.alt_keys", (joined(s.alt_keys) for s in rows))
-    _write_blobs(out, "streets.wkb", [s.wkb for s in rows])
+        spool.array(f"streets.{column}", [getattr(s, column) for s in rows], np.int32)
+    others = [sorted(names[c] for c in s.other_localities) for s in rows]
+    spool.strings("streets.others", (joined(o) for o in others))
+    spool.array("streets.point", [(s.lat, s.lon) for s in rows] or np.zeros((0, 2)), np.float64)
+    spool.array("streets.bbox", [s.bbox for s in rows] or np.zeros((0, 4)), np.float64)
+    spool.strings("streets.alt_keys", (joined(s.alt_keys) for s in rows))
+    spool.blobs("streets.wkb", (s.wkb for s in rows))
     pc_keys = []
     loc_keys = []
     admin_keys = []
-    for s in rows:
+    for s, other in zip(rows, others, strict=True):
         pcs = {postcode_key(names[c]) for c in s.own_postcodes}
         if s.postcode:
             pcs.add(postcode_key(names[s.postcode]))
         pc_keys.append(joined(sorted(pcs)))
-        others = tuple(sorted(names[c] for c in s.other_localities))
         loc_keys.append(
-            joined(sorted(locality_keys(text(s.locality), *others, text(s.neighborhood),
+            joined(sorted(locality_keys(text(s.locality), *other, text(s.neighborhood),
                                         text(s.admin2))))
         )  # fmt: skip
         admin_keys.append(joined(sorted(locality_keys(text(s.admin1)))))
-    write_strings(out, "streets.pc_keys", pc_keys)
-    write_strings(out, "streets.loc_keys", loc_keys)
-    write_strings(out, "streets.admin_keys", admin_keys)
+    spool.strings("streets.pc_keys", pc_keys)
+    spool.strings("streets.loc_keys", loc_keys)
+    spool.strings("streets.admin_keys", admin_keys)
 
 
 def _write_blobs(out: ContainerWriter, name: str, values: Sequence[bytes]) -> None:
     lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
     out.array(f"{name}.offsets", np.r_[0, np.cumsum(lengths)].astype(np.int64))
     out.raw(f"{name}.blob", b"".join(values))
-
-
-def _write_street_grid(out: ContainerWriter, rows: list[StreetSummary]) -> int:
-    """Street lines densified to ~30 m, as a grid whose rows are street ids."""
-    coords: list[FloatArray] = []
-    ids: list[Int32Array] = []
-    for i, s in enumerate(rows):
-        if not s.wkb:
-            continue
-        xy = shapely.get_coordinates(shapely.segmentize(shapely.from_wkb(s.wkb), DENSIFY_DEG))
-        coords.append(xy)
-        ids.append(np.full(len(xy), i, dtype=np.int32))
-    xy = np.concatenate(coords) if coords else np.zeros((0, 2))
-    street = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
-    write_grid(out, "grid.vertex", xy[:, 1], xy[:, 0], STREET_RADIUS_M, ids=street)
-    return len(street)
 
 
 # --- addresses -------------------------------------------------------------------------------
@@ -243,18 +287,16 @@ def _write_addresses(
     parts: DataSetParts,
     final_of: list[Int32Array],
     hn_rank: Int32Array,
-    streets: list[StreetSummary],
+    facts: StreetFacts,
     work: Path,
     budget: int,
     stages: Any,
 ) -> tuple[int, list[PostcodeGroup]]:
-    n_streets = len(streets)
+    n_streets = len(facts.country)
     buckets = max(1, math.ceil(parts.address_count * _SORT_BYTES / budget))
     bucket_files = [SpillFile(work / f"sort-{b}") for b in range(buckets)]
     pc_files = [SpillFile(work / f"postcodes-{b}") for b in range(buckets)]
-    street_country = np.array([s.country for s in streets], dtype=np.int32)
-    street_locality = np.array([s.locality for s in streets], dtype=np.int32)
-    street_admin1 = np.array([s.admin1 for s in streets], dtype=np.int32)
+    street_country, street_locality, street_admin1 = facts.country, facts.locality, facts.admin1
     for p, spill in enumerate(parts.address_files):
         for cols, local in spill.read():
             seq, number, hn, unit, own_pc, lon, lat = cols
@@ -308,10 +350,13 @@ def _write_addresses(
     for column in _ADDR_COLUMNS:
         out.array(f"addr.{column}", np.fromfile(work / f"col-{column}", dtype=np.int32))
     out.array("streets.addr_start", np.r_[0, np.cumsum(counts)].astype(np.int64))
-    lat_all = np.fromfile(work / "col-lat", dtype=np.int32)
-    lon_all = np.fromfile(work / "col-lon", dtype=np.int32)
-    write_grid(out, "grid.addr", lat_all / E7, lon_all / E7, ADDRESS_RADIUS_M)
-    del lat_all, lon_all
+    if total:  # read back mapped: the grid is worked a chunk at a time
+        lat_e7 = np.memmap(work / "col-lat", dtype=np.int32, mode="r")
+        lon_e7 = np.memmap(work / "col-lon", dtype=np.int32, mode="r")
+        write_grid(out, "grid.addr", lat_e7, lon_e7, ADDRESS_RADIUS_M, scale=E7)
+        del lat_e7, lon_e7
+    else:
+        write_grid(out, "grid.addr", np.zeros(0), np.zeros(0), ADDRESS_RADIUS_M)
     groups: list[PostcodeGroup] = []
     for spill in pc_files:
         groups.extend(_postcode_groups(list(spill.read())))

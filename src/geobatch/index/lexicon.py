@@ -24,6 +24,9 @@ import fcntl
 import hashlib
 import json
 import os
+import zlib
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,7 @@ import numpy.typing as npt
 from geobatch.errors import IndexError_
 from geobatch.index.container import Container, ContainerWriter
 from geobatch.index.dataset import DataSet
-from geobatch.index.format import BUILTIN_NAME, FORMAT_VERSION, check_version, data_set_files
+from geobatch.index.format import BUILTIN_NAME, FORMAT_VERSION, check_version, usable_data_sets
 from geobatch.index.layout import PLACE_KIND_CODES
 from geobatch.index.strings import split_names
 from geobatch.text.abbreviations import token_forms
@@ -54,6 +57,10 @@ AREA_MAX_STREETS = 2_000
 # built-in gazetteer's towns of this size or more (a typo is likelier a miss than a village).
 FUZZY_PLACE_POPULATION = 15_000
 FUZZY_MIN_LENGTH = 5
+# A street key of this many streets or more ("Hauptstraße", "Main Street") gets a table of the
+# localities, admin areas and postcodes of its streets, so that a query naming one of them reads
+# those streets only, not every town's (see ``context_rows``).
+BIG_KEY_ROWS = 8
 _FUZZY_TABLES = ("street", "place", "word")
 
 
@@ -78,7 +85,7 @@ def _stem(inputs: list[tuple[str, str]]) -> str:
 
 def lexicon_paths(index_dir: Path) -> tuple[Path, Path]:
     """Where the lexicon of the index's current data sets lives (it may not exist yet)."""
-    return _paths_for(index_dir, _inputs(data_set_files(index_dir)))
+    return _paths_for(index_dir, _inputs(usable_data_sets(index_dir)[0]))
 
 
 def lexicon_is_current(index_dir: Path) -> bool:
@@ -105,7 +112,7 @@ def rebuild_lexicon(index_dir: Path) -> tuple[Path, Path]:
         with _locked(index_dir):
             box_path, trie_path = lexicon_paths(index_dir)
             if not (box_path.exists() and trie_path.exists()):
-                datasets = [DataSet.open(p) for p in data_set_files(index_dir)]
+                datasets = [DataSet.open(p) for p in usable_data_sets(index_dir)[0]]
                 _build(datasets, box_path, trie_path)
             for old in (*index_dir.glob("lexicon-*.gbl"), *index_dir.glob("lexicon-*.marisa")):
                 if old not in (box_path, trie_path):
@@ -144,10 +151,9 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
     s_off = p_off = c_off = 0
     country_kind = PLACE_KIND_CODES.index("country")
     for ds in datasets:
-        for i, (key, alt, pcs, locs, admins) in enumerate(
-            zip(ds._s_key, ds._s_alt, ds.street_pc_keys, ds.street_loc_keys,
-                ds.street_admin_keys, strict=True)
-        ):  # fmt: skip
+        columns = (ds.street_key_column(), ds.street_alt_column(), ds.street_pc_keys,
+                   ds.street_loc_keys, ds.street_admin_keys)  # fmt: skip
+        for i, (key, alt, pcs, locs, admins) in enumerate(zip(*columns, strict=True)):
             row = s_off + i
             streets.add(key, row)
             for k in split_names(alt):
@@ -185,6 +191,7 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
         s_off += ds.street_count
         p_off += ds.place_count
         c_off += ds.postcode_count
+    big = _big_keys(streets)
     all_keys = set(streets.keys) | set(places.keys) | set(postcodes.keys) | context | words
     all_keys |= set(pc_areas.keys) | set(loc_areas.keys)
     all_keys.discard("")
@@ -207,6 +214,7 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
                 _write_csr(out, name, pairs, ids, n)
             for name, pairs in (("pc_area", pc_areas), ("loc_area", loc_areas)):
                 _write_csr(out, name, pairs, ids, n, max_rows=AREA_MAX_STREETS)
+            _write_context_pairs(out, *_street_context_pairs(datasets, big, ids))
             flags = np.zeros(n, dtype=np.uint8)
             flags[[ids[k] for k in context if k in ids]] |= CONTEXT
             flags[[ids[k] for k in words if k in ids]] |= STREET_WORD
@@ -222,6 +230,58 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
         for tmp in (tmp_box, tmp_trie):
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+
+
+def context_hash(key: str) -> int:
+    """The 32-bit hash a locality or admin key is stored under in the context table."""
+    return zlib.crc32(key.encode("utf-8"))
+
+
+def postcode_hash(key: str) -> int:
+    """The same for a postcode key (kept apart from names by a prefix)."""
+    return zlib.crc32(b"\x1d" + key.encode("utf-8"))
+
+
+def _big_keys(streets: _Pairs) -> set[str]:
+    counts: dict[str, int] = {}
+    for key in streets.keys:
+        counts[key] = counts.get(key, 0) + 1
+    return {k for k, n in counts.items() if n >= BIG_KEY_ROWS}
+
+
+def _street_context_pairs(
+    datasets: list[DataSet], big: set[str], ids: dict[str, int]
+) -> tuple[array[int], array[int]]:
+    """For every street listed under a big key: (key id << 32 | the hash of one of its
+    locality, admin or postcode keys) and the street's row. Kept in compact arrays: a country
+    has tens of millions of pairs."""
+    combined: array[int] = array("q")
+    rows: array[int] = array("l")
+    offset = 0
+    for ds in datasets:
+        for i, (key, alt) in enumerate(zip(ds.street_key_column(), ds.street_alt_column(),
+                                           strict=True)):  # fmt: skip
+            mine = [ids[k] << 32 for k in (key, *split_names(alt)) if k in big]
+            if not mine:
+                continue
+            hashes = {context_hash(k) for k in split_names(ds.street_loc_keys.get(i))}
+            hashes.update(context_hash(k) for k in split_names(ds.street_admin_keys.get(i)))
+            hashes.update(postcode_hash(k) for k in split_names(ds.street_pc_keys.get(i)))
+            row = offset + i
+            for high in mine:
+                for h in hashes:
+                    combined.append(high | h)
+                    rows.append(row)
+        offset += ds.street_count
+    return combined, rows
+
+
+def _write_context_pairs(out: ContainerWriter, combined: array[int], rows: array[int]) -> None:
+    keys = np.frombuffer(combined, dtype=np.int64) if len(combined) else np.zeros(0, np.int64)
+    row = np.frombuffer(rows, dtype=np.int64) if len(rows) else np.zeros(0, np.int64)
+    order = np.lexsort((row, keys))
+    out.array("context.key", keys[order])
+    out.array("context.row", row[order].astype(np.int32))
 
 
 def _write_csr(
@@ -331,6 +391,8 @@ class Lexicon:
         self.flags: npt.NDArray[np.uint8] = box.array("flags")
         self._flags_mv = self.flags.data
         self.fuzzy = {name: FuzzyTable.mapped(box, name) for name in _FUZZY_TABLES}
+        self._context_key = box.view("context.key")
+        self._context_row = box.view("context.row")
 
     @classmethod
     def open(cls, index_dir: Path, datasets: list[DataSet]) -> Lexicon:
@@ -380,6 +442,20 @@ class Lexicon:
             tuple(c_rows[c_start[kid] : c_start[kid + 1]]),
             self._flags_mv[kid],
         )
+
+    def context_rows(self, kid: int, key_hash: int) -> list[int]:
+        """The streets of big key ``kid`` with a locality, admin area or postcode of this
+        hash (:func:`context_hash`, :func:`postcode_hash`), ascending. A hash collision can
+        add a street that has not: callers treat these as the streets worth reading first."""
+        wanted = (kid << 32) | key_hash
+        keys = self._context_key
+        at = bisect_left(keys, wanted)
+        out: list[int] = []
+        rows = self._context_row
+        while at < len(keys) and keys[at] == wanted:
+            out.append(rows[at])
+            at += 1
+        return out
 
     def nbytes(self) -> int:
         return self.box.size

@@ -28,7 +28,7 @@ from geobatch.index.dataset import (
     PostcodeRow,
     StreetRow,
 )
-from geobatch.index.format import data_set_files, refuse_old_files
+from geobatch.index.format import usable_data_sets
 from geobatch.index.layout import E7
 
 __all__ = [
@@ -94,8 +94,15 @@ def _offsets(counts: list[int]) -> list[int]:
 class IndexData:
     """Everything the geocoders read, with global row numbers across data sets."""
 
-    def __init__(self, datasets: list[DataSet], index_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        datasets: list[DataSet],
+        index_dir: Path | None = None,
+        problems: list[str] | None = None,
+    ) -> None:
         self.index_dir = index_dir
+        # Data set files left out (unreadable, another version): one line each, to show.
+        self.problems = problems or []
         self.datasets = datasets
         self.sources = [d.source for d in datasets]
         self.street_offsets = _offsets([d.street_count for d in datasets])
@@ -130,6 +137,17 @@ class IndexData:
         """(data set, its own street row, its first global address row) of a global street."""
         d = bisect_right(self.street_offsets, row) - 1
         return self.datasets[d], row - self.street_offsets[d], self.address_offsets[d]
+
+    def streets_in_box(
+        self, south: float, west: float, north: float, east: float, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """(name, line WKB) of up to ``limit`` streets meeting the box, data set by data set."""
+        out: list[tuple[str, bytes]] = []
+        for ds in self.datasets:
+            if len(out) >= limit:
+                break
+            out += ds.streets_in_box(south, west, north, east, limit - len(out))
+        return out
 
     def street_index(self, row: int) -> tuple[int, int]:
         """(data set number, its own street row) of a global street."""
@@ -214,11 +232,12 @@ class AddressColumns:
 
 def load_index(index_dir: Path) -> IndexData:
     """Map every data set file of ``index_dir``; raises IndexError_ when there is none."""
-    files = data_set_files(index_dir)
+    files, problems = usable_data_sets(index_dir)
     if not files:
-        refuse_old_files(index_dir)
+        if problems:
+            raise IndexError_(f"no usable data set in {index_dir}: " + "; ".join(problems))
         raise IndexError_(
             f"no index at {index_dir}: run 'geobatch import FILE' or let geobatch build the "
             "built-in gazetteer first"
         )
-    return IndexData([DataSet.open(path) for path in files], index_dir)
+    return IndexData([DataSet.open(path) for path in files], index_dir, problems)

@@ -15,6 +15,12 @@ task lost with its worker, or a runner killed mid-job, costs that block a second
 lost or doubled row. A job whose tasks keep failing (the cluster is gone) is tried again with
 a growing pause, then aborted with the reason.
 
+A job can end under the runner: cancelled (Aborted) or deleted by its owner, which the store
+does at once (its rows deleted, so no answer can be stored nor usage counted for it any more).
+At its next look at the store the runner lets go of it: its tasks not yet started are cancelled,
+the answers of those running are dropped, its decode or finish step is ended, and it is never
+finished nor taken up again.
+
 :meth:`JobRunner.run_once` processes the jobs active when called (tests); the server runs
 :meth:`JobRunner.run_forever` in a process of its own (:mod:`geobatch.jobs.process`).
 """
@@ -97,10 +103,13 @@ class _Active:
     cursor: int = -1  # the last seq handed to a task
     exhausted: bool = False  # no unanswered row after the cursor when last looked
     in_flight: int = 0
+    # The job ended under the runner (cancelled, deleted, aborted): it is let go of as soon as
+    # its last running task is back; nothing more is sent, stored or finished for it.
+    gone: bool = False
 
     @property
     def geocodable(self) -> bool:
-        return self.job.decoded and not self.finishing
+        return self.job.decoded and not self.finishing and not self.gone
 
 
 @dataclass
@@ -236,7 +245,9 @@ class JobRunner:
         self._collect(timeout=WAIT_SECONDS if self._in_flight else 0)
         if not self._in_flight and self._steps_running() and not self._stopping.is_set():
             self._stopping.wait(WAIT_SECONDS)
-        ready = [a for a in self._active.values() if self._ready(a, time.monotonic())]
+        ready = [
+            a for a in self._active.values() if not a.gone and self._ready(a, time.monotonic())
+        ]
         if once:
             if not ready:
                 for active in list(self._active.values()):
@@ -255,8 +266,8 @@ class JobRunner:
         self._last_refresh = time.monotonic()
         jobs = {job.id: job for job in self.store.active_jobs()}
         for job_id, active in list(self._active.items()):
-            if job_id not in jobs and not active.in_flight:
-                self._drop(active)
+            if job_id not in jobs:
+                self._let_go(active)
         for job_id, job in jobs.items():
             if job_id in self._active:
                 continue
@@ -285,14 +296,53 @@ class JobRunner:
 
     def _abort(self, active: _Active, message: str) -> None:
         abort_job(self.store, self.settings, active.job.id, message, self.clock())
-        self._failures.pop(active.job.id, None)
-        self._retry_at.pop(active.job.id, None)
-        if not active.in_flight:
+        self._let_go(active)
+
+    def _let_go(self, active: _Active) -> None:
+        """The job is no longer active (cancelled or deleted by its owner, aborted, or
+        completed by its finish step): stop working on it, and forget it once its running
+        tasks are back (their answers are dropped)."""
+        job_id = active.job.id
+        if not active.gone:
+            active.gone = True
+            self._failures.pop(job_id, None)
+            self._retry_at.pop(job_id, None)
+            if active.decoding or active.finishing:
+                self._end_step(active)
+            for future, task in list(self._in_flight.items()):
+                if task.job_id == job_id and future.cancel():  # not started yet
+                    del self._in_flight[future]
+                    active.in_flight -= 1
+        if not active.in_flight and not active.decoding and not active.finishing:
             self._drop(active)
 
-    def _trouble(self, active: _Active, message: str) -> None:
-        """A failure on the server's side: pause the job, abort it after too many in a row."""
+    def _end_step(self, active: _Active) -> None:
+        """End the step of a job that left the active jobs. A finish step that completed it
+        is left to end by itself; any other (decoding a cancelled job, rendering the results
+        of one) is stopped now, and the files it may have written are deleted."""
         job_id = active.job.id
+        try:
+            current = self.store.get_job(job_id)
+        except sqlite3.Error:
+            log.exception("job %s: could not read it; its step runs on", job_id)
+            return
+        if current is not None and current.status is not JobStatus.ABORTED:
+            return  # Completed by its finish step: _step_ended lets go of it
+        self.steps.cancel(job_id)
+        active.decoding = active.finishing = False
+        self.paths.remove_job_files(job_id)
+
+    def _trouble(self, active: _Active, message: str) -> None:
+        """A failure on the server's side: pause the job, abort it after too many in a row.
+
+        The failures of one attempt count once: when the cluster goes away, every task in
+        flight fails with it, and that is one try of the job, not a try per task."""
+        job_id = active.job.id
+        active.exhausted = False
+        active.cursor = -1  # rows of lost tasks are read again
+        if self._retry_at.get(job_id, 0.0) > time.monotonic():
+            log.warning("job %s: %s (in the attempt that failed already)", job_id, message)
+            return
         failures = self._failures[job_id] = self._failures.get(job_id, 0) + 1
         log.error(
             "job %s failed (attempt %d of %d): %s", job_id, failures, MAX_JOB_ATTEMPTS, message
@@ -301,8 +351,6 @@ class JobRunner:
             self._abort(active, f"the server could not process this job: {message}")
             return
         self._retry_at[job_id] = time.monotonic() + BACKOFF_SECONDS * 2 ** (failures - 1)
-        active.exhausted = False
-        active.cursor = -1  # rows of lost tasks are read again
 
     # --- steps -------------------------------------------------------------------------------
 
@@ -310,7 +358,7 @@ class JobRunner:
         if self._stopping.is_set():
             return
         for active in self._turns():
-            if not self._ready(active, now) or active.decoding or active.finishing:
+            if active.gone or active.decoding or active.finishing or not self._ready(active, now):
                 continue
             job = active.job
             if not job.decoded:
@@ -348,6 +396,9 @@ class JobRunner:
             active.decoding = False
         else:
             active.finishing = False
+        if active.gone:
+            self._let_go(active)  # cancelled or deleted while the step ran
+            return
         if end.fatal is not None:
             if end.kind == "finish":
                 # The rows are all answered: complete it; downloads render the files.
@@ -483,6 +534,9 @@ class JobRunner:
             if active is None:
                 continue
             active.in_flight -= 1
+            if active.gone:
+                self._let_go(active)  # its answers are not wanted: forget it once all are back
+                continue
             try:
                 records = future.result()
             except Exception as exc:
@@ -516,7 +570,10 @@ class JobRunner:
                 active = self._active.get(task.job_id)
                 if active is not None:
                     active.in_flight -= 1
-                    self._trouble(active, str(exc))
+                    if active.gone:
+                        self._let_go(active)
+                    else:
+                        self._trouble(active, str(exc))
 
     def _drain(self) -> None:
         """Store what the tasks in hand bring back (stopping, or the end of run_once)."""
@@ -530,6 +587,8 @@ class JobRunner:
             if active is not None:
                 active.in_flight -= 1
                 active.cursor, active.exhausted = -1, False
+                if active.gone:
+                    self._let_go(active)
 
     def _reset(self) -> None:
         """After an unexpected error: forget the tasks in hand and the executor."""

@@ -29,7 +29,7 @@ from geobatch.errors import InputError
 from geobatch.formats.batch import BatchCodec, Outcome
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.results import render_result
-from geobatch.jobs.store import Job, JobStore
+from geobatch.jobs.store import ACTIVE, Job, JobCancelled, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,12 @@ def decode_job(
                         "may hold; split it into smaller jobs"
                     )
                 store.add_rows(job.id, rows)
+    except JobCancelled:
+        # Cancelled or deleted by its owner meanwhile: the store refused the rows, and the
+        # owner's request already deleted the job's rows and files (what is left here: none).
+        log.info("job %s: cancelled while its upload was read; reading stopped", job.id)
+        DataPaths(settings.data_dir).remove_job_files(job.id)
+        return
     except FileNotFoundError:
         message = "the uploaded data was lost before it could be read; upload again"
         abort_job(store, settings, job.id, message, now())
@@ -120,8 +126,8 @@ def finish_job(
     request, as it would any missing file, rather than the job failing.
     """
     current = store.get_job(job.id)
-    if current is None:
-        return
+    if current is None or current.status not in ACTIVE:
+        return  # deleted, or cancelled (Aborted) by its owner
     if codec is not None:
         paths = DataPaths(settings.data_dir)
         counts: tuple[tuple[Outcome, int], ...] = (
@@ -136,7 +142,12 @@ def finish_job(
             except Exception:
                 log.exception("job %s: the %s file could not be written now", job.id, outcome)
     completed = now()
-    store.complete(job.id, completed, completed + settings.retention_days * DAY)
+    if not store.complete(job.id, completed, completed + settings.retention_days * DAY):
+        # Cancelled or deleted while its files were written: the owner's request deleted the
+        # files there were then, these are deleted here (no partial result stays on disk).
+        DataPaths(settings.data_dir).remove_job_files(job.id)
+        log.info("job %s: cancelled while its results were written; they are deleted", job.id)
+        return
     log.info("job %s completed", job.id)
 
 
@@ -165,6 +176,11 @@ class Steps(Protocol):
         ...
 
     def running(self, kind: StepKind) -> int: ...
+
+    def cancel(self, job_id: str) -> None:
+        """End the running steps of a job that was cancelled or deleted (not reported by
+        :meth:`ended`)."""
+        ...
 
     def stop(self) -> None:
         """End every running step (they resume at the next start)."""
@@ -195,6 +211,9 @@ class InlineSteps:
 
     def running(self, kind: StepKind) -> int:
         return 0
+
+    def cancel(self, job_id: str) -> None:
+        pass  # nothing runs between calls
 
     def stop(self) -> None:
         pass
@@ -280,15 +299,24 @@ class ProcessSteps:
             return StepEnd(step.job_id, step.kind, False, fatal=reason)
         return StepEnd(step.job_id, step.kind, False, trouble=f"{step.kind} exited with {code}")
 
+    def cancel(self, job_id: str) -> None:
+        ending = [step for step in self._running if step.job_id == job_id]
+        self._running = [step for step in self._running if step.job_id != job_id]
+        _end(ending)
+
     def stop(self) -> None:
-        for step in self._running:
-            step.process.terminate()
-        for step in self._running:
+        ending, self._running = self._running, []
+        _end(ending)
+
+
+def _end(steps: list[_Running]) -> None:
+    for step in steps:
+        step.process.terminate()
+    for step in steps:
+        step.process.join(5.0)
+        if step.process.is_alive():
+            step.process.kill()
             step.process.join(5.0)
-            if step.process.is_alive():
-                step.process.kill()
-                step.process.join(5.0)
-        self._running = []
 
 
 def _step_main(

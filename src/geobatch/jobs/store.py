@@ -532,15 +532,17 @@ class JobStore:
                 _add_usage(con, job.key_id, usage_day, processed)
         return processed, failed
 
-    def complete(self, job_id: str, now: float, expires: float) -> None:
-        """Mark a job Completed; ``expires`` applies unless the job was created with its own."""
+    def complete(self, job_id: str, now: float, expires: float) -> bool:
+        """Mark a job Completed; ``expires`` applies unless the job was created with its own.
+        False when there is no such job or it was Aborted (cancelled while its last chunk was
+        in hand, or its results were being written): it stays Aborted."""
         with self.transaction() as con:
-            # An Aborted job (cancelled while its last chunk was in hand) stays Aborted.
-            con.execute(
+            cursor = con.execute(
                 "UPDATE jobs SET status = ?, completed = ?, expires = coalesce(expires, ?)"
                 " WHERE id = ? AND status != ?",
                 (JobStatus.COMPLETED, now, expires, job_id, JobStatus.ABORTED),
             )
+        return cursor.rowcount == 1
 
     def abort(self, job_id: str, message: str, now: float, expires: float) -> None:
         """Stop a job with a reason; its rows go, so no partial result is ever served."""
@@ -674,7 +676,9 @@ class JobStore:
     def cancel_job(self, job_id: str, message: str, now: float, expires: float) -> bool:
         """Abort a Pending or Processing job at its owner's request; False when it had already
         ended. Its rows go (no partial result is served), and every later write of a runner
-        still working on it is refused (see :func:`_check_still_active`) or changes nothing."""
+        still working on it is refused (new rows: :func:`_check_still_active`) or changes
+        nothing (answers find no row to fill, so neither the counts nor the key's usage move;
+        :meth:`complete` leaves an Aborted job Aborted)."""
         with self.transaction() as con:
             cursor = con.execute(
                 "UPDATE jobs SET status = ?, error_message = ?, completed = ?,"
@@ -688,7 +692,7 @@ class JobStore:
 
     def delete_job(self, job_id: str) -> bool:
         """Forget a job and its rows at its owner's request; False when there was no such job.
-        A runner still working on it stores nothing more (see :func:`_check_still_active`)."""
+        A runner still working on it stores nothing more, as for :meth:`cancel_job`."""
         with self.transaction() as con:
             con.execute("DELETE FROM job_rows WHERE job_id = ?", (job_id,))
             cursor = con.execute("DELETE FROM jobs WHERE id = ?", (job_id,))

@@ -99,14 +99,16 @@ class WebJobs:
         expires = now + self.service.settings.retention_days * DAY
         if self.store.cancel_job(job.id, CANCELLED, now, expires):
             self.service.paths.remove_job_files(job.id)
+            self.service.on_new_job()  # the runner lets go of it now, not at its next look
         return self.job(key, job.id)
 
     def delete(self, key: ApiKey, job_id: str) -> None:
-        """Forget a job and delete its files; a runner working on it stops at its next write
-        (see :meth:`JobStore.delete_job`)."""
+        """Forget a job and delete its rows and files. A runner working on it stores nothing
+        more (its rows are gone, see :meth:`JobStore.delete_job`) and lets go of it."""
         job = self.job(key, job_id)
-        self.store.delete_job(job.id)
-        self.service.paths.remove_job_files(job.id)
+        if self.store.delete_job(job.id):
+            self.service.paths.remove_job_files(job.id)
+            self.service.on_new_job()
 
     # --- results -----------------------------------------------------------------------------
 

@@ -27,23 +27,53 @@ PIXELS = 1500
 DIGITS = 5  # ~1 m: more is noise at any zoom the page offers
 
 
+# (south, west, north, east, limit) -> (name, line WKB) of the streets meeting that box.
+StreetFinder = Callable[[float, float, float, float, int], list[tuple[str, bytes]]]
+
+
 @dataclass(frozen=True, slots=True)
 class IndexGeometry:
-    """The geometry a basemap needs, as read from the index."""
+    """The geometry a basemap needs, as read from the index: every admin area (few), and a
+    way to find the streets of one view (a country has millions: they stay in the index)."""
 
     areas: list[tuple[str, int, bytes]]  # name, admin level (2 = country), polygon WKB
-    streets: list[tuple[str, bytes]]  # name, line WKB
+    streets_in: StreetFinder
+
+    @classmethod
+    def of(
+        cls, areas: list[tuple[str, int, bytes]], streets: list[tuple[str, bytes]]
+    ) -> IndexGeometry:
+        """Geometry given whole (small sets: tests, a page without an index)."""
+        shapes = [_shape(wkb) for _, wkb in streets]
+        bounds = [s.bounds if s is not None else None for s in shapes]
+
+        def streets_in(
+            south: float, west: float, north: float, east: float, limit: int
+        ) -> list[tuple[str, bytes]]:
+            found = [
+                item for item, b in zip(streets, bounds, strict=True)
+                if b is None or (b[1] <= north and b[3] >= south and b[0] <= east and b[2] >= west)
+            ]  # fmt: skip
+            return found[:limit]
+
+        return cls(areas, streets_in)
 
 
 def read_index_geometry(index_dir: Path) -> IndexGeometry:
     """The only place the basemap reads the engine's data: admin areas (the built-in country
-    outlines and every imported boundary) and street lines, through the public read path."""
+    outlines and every imported boundary), and the streets of a view from the mapped index."""
     from geobatch.index.read import load_index
 
     data = load_index(index_dir)
     areas = [(area.name, area.level, area.wkb) for area in data.areas]
-    streets = [(street.name, street.wkb) for street in data.streets if street.wkb]
-    return IndexGeometry(areas, streets)
+    return IndexGeometry(areas, data.streets_in_box)
+
+
+def _shape(wkb: bytes) -> Any:
+    try:
+        return shapely.from_wkb(wkb)
+    except shapely.errors.GEOSException:
+        return None
 
 
 class _Layer:
@@ -91,10 +121,10 @@ class Basemap:
     ) -> None:
         self.index_dir = index_dir
         self._read = read
-        self._layers: tuple[_Layer, _Layer] | None = None
+        self._layers: tuple[_Layer, StreetFinder] | None = None
         self._lock = threading.Lock()
 
-    def _load(self) -> tuple[_Layer, _Layer]:
+    def _load(self) -> tuple[_Layer, StreetFinder]:
         with self._lock:
             if self._layers is None:
                 data = self._read(self.index_dir)
@@ -102,10 +132,7 @@ class Basemap:
                     [(wkb, {"layer": "area", "name": name, "level": level})
                      for name, level, wkb in data.areas]
                 )  # fmt: skip
-                streets = _layer(
-                    [(wkb, {"layer": "street", "name": name}) for name, wkb in data.streets]
-                )
-                self._layers = (areas, streets)
+                self._layers = (areas, data.streets_in)
             return self._layers
 
     def view(self, south: float, west: float, north: float, east: float) -> bytes:
@@ -117,7 +144,11 @@ class Basemap:
         features = areas.query(box, level)
         with_streets = span <= STREETS_MAX_SPAN
         if with_streets:
-            features += streets.query(box, max(0, level - 1), MAX_STREETS)
+            found = streets(south, west, north, east, MAX_STREETS)
+            if found:
+                layer = _layer([(wkb, {"layer": "street", "name": name}) for name, wkb in found])
+                if len(layer.properties):
+                    features += layer.query(box, max(0, level - 1))
         body = ",\n".join(features)
         return (
             f'{{"type":"FeatureCollection","streets":{json.dumps(with_streets)},'
