@@ -18,6 +18,7 @@ from pathlib import Path
 # Compiled as one group, so calls between them are C calls. The value types (model.py) stay
 # Python: ``value_type`` builds them at import time.
 NATIVE_MODULES = (
+    "geobatch.text.scripts",
     "geobatch.text.normalize",
     "geobatch.text.abbreviations",
     "geobatch.text.housenumbers",

@@ -26,7 +26,7 @@ from geobatch.cli import main as cli_main
 from geobatch.errors import IndexError_, SourceError
 from geobatch.index import build as real_build
 from geobatch.index.build import ImportSummary
-from geobatch.index.format import OLD_SUFFIX, SUFFIX
+from geobatch.index.format import FORMAT_VERSION, OLD_SUFFIX, SUFFIX
 from geobatch.model import (
     Address,
     Answer,
@@ -442,14 +442,14 @@ def test_info_lists_data_sets(
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == f"engine: {native.describe()}"
-    assert lines[1] == f"index: {index} (format 3)"
+    assert lines[1] == f"index: {index} (format {FORMAT_VERSION})"
     assert lines[2] == "data sets:"
     assert (
         lines[3]
         == f"  broken{SUFFIX}: unreadable (cut short or not an index file); import it again"
     )
     assert lines[4].startswith("  twovillages.osm: 12 addresses, ")
-    assert "; format 3; imported " in lines[4]
+    assert f"; format {FORMAT_VERSION}; imported " in lines[4]
     assert re.search(r"; [0-9.]+ KB on disk;", lines[4])
     assert lines[5] == f"  old{OLD_SUFFIX}: written by an older geobatch (SQLite); import it again"
     assert lines[6].startswith("  vocabulary (lexicon of all data sets): ")

@@ -210,6 +210,23 @@ def test_reverse_falls_back_to_street_then_locality(geocoder: Geocoder) -> None:
     assert place.address.locality == "Unterdorf"
 
 
+def test_reverse_answers_with_the_found_entitys_point(geocoder: Geocoder) -> None:
+    """Not the point asked for: the address point, the street's nearest point, the place's
+    own point, each with the calculation method that says how it was made (as Bing's v2
+    sample answers a point in Redmond's south with Redmond's point)."""
+    address = geocoder.reverse(47.02015, 9.0081).best
+    assert address is not None and address.calculation_method is CalculationMethod.ROOFTOP
+    assert (address.point.lat, address.point.lon) == HAUPT_3_OBERDORF
+    street = geocoder.reverse(47.028, 9.0102).best  # Kirchweg runs north-south at 9.01
+    assert street is not None and street.calculation_method is CalculationMethod.INTERPOLATION
+    assert abs(street.point.lon - 9.01) < 1e-6 and abs(street.point.lat - 47.028) < 1e-6
+    place = geocoder.reverse(47.035, 9.07).best  # inside Unterdorf, whose node is (47.02, 9.06)
+    assert place is not None and place.calculation_method is CalculationMethod.ROOFTOP
+    assert (place.point.lat, place.point.lon) == (47.02, 9.06)
+    box = place.bbox
+    assert box.south <= place.point.lat <= box.north and box.west <= place.point.lon <= box.east
+
+
 def test_reverse_outside_coverage_and_bad_points(geocoder: Geocoder) -> None:
     answers = geocoder.reverse_batch(
         [

@@ -14,7 +14,7 @@ from geobatch.errors import IndexError_, SourceError
 from geobatch.geocode.geocoder import Geocoder
 from geobatch.index.build import clean_stale_work, import_source
 from geobatch.index.dataset import DataSet
-from geobatch.index.format import OLD_SUFFIX, SUFFIX, data_set_files
+from geobatch.index.format import FORMAT_VERSION, OLD_SUFFIX, SUFFIX, data_set_files
 from geobatch.index.read import load_index
 from geobatch.sources.detect import open_source
 from geobatch.sources.osm import OsmSource
@@ -137,10 +137,17 @@ def test_a_file_of_another_format_version_says_to_import_again(tmp_path: Path) -
     good = import_source(tmp_path, OsmSource(FIXTURE)).path
     before = _answers(tmp_path)
     old = tmp_path / f"older{SUFFIX}"
-    old.write_bytes(good.read_bytes().replace(b'"format_version": 3', b'"format_version": 2'))
+    now, before_now = (
+        f'"format_version": {FORMAT_VERSION}',
+        f'"format_version": {FORMAT_VERSION - 1}',
+    )
+    old.write_bytes(good.read_bytes().replace(now.encode(), before_now.encode()))
     (tmp_path / f"ancient{OLD_SUFFIX}").write_bytes(b"SQLite format 3\0")
     problems = load_index(tmp_path).problems
-    assert any("another version of geobatch (format 2" in p and "import" in p for p in problems)
+    assert any(
+        f"another version of geobatch (format {FORMAT_VERSION - 1}" in p and "import" in p
+        for p in problems
+    )
     assert any("older geobatch (SQLite)" in p for p in problems)
     assert _answers(tmp_path) == before
 

@@ -12,6 +12,7 @@ from geobatch.sources.geonames import (
     GeoNamesSource,
     Layout,
     PostcodeCentroidSource,
+    alt_names,
     detect_layout,
     is_latin_name,
     latin_alt_names,
@@ -89,6 +90,11 @@ def test_is_latin_name(name: str, latin: bool) -> None:
 def test_latin_alt_names_dedupes_and_drops_primary() -> None:
     names = ["Reykjavik", "reykjavík", "Reykjavík", "Рейкьявик", " Reikiavik ", "REK"]
     assert latin_alt_names(names, "Reykjavík") == ("Reykjavik", "Reikiavik")
+
+
+def test_alt_names_keep_other_scripts_but_no_romanisation_noise() -> None:
+    names = ["Рейкьявик", "レイキャビク", "ريكيافيك", "rey ki ya wei ke", "Рейкьявик 2", "REK"]
+    assert alt_names(names, "Reykjavík") == ("Рейкьявик", "レイキャビク", "ريكيافيك")
 
 
 @pytest.mark.parametrize(
@@ -249,9 +255,10 @@ def test_geonames_dump(name: str) -> None:
     redmond = places["Redmond", PlaceKind.TOWN]
     assert (redmond.lon, redmond.lat, redmond.population) == (-122.12151, 47.67399, 60598)
     assert (redmond.country_code, redmond.admin1_code) == ("US", "WA")
-    assert redmond.alt_names == ("Redmund", "Melrose")
+    # Names in other scripts are kept as their speakers write them; machine romanisations not.
+    assert redmond.alt_names == ("Redmund", "Melrose", "Редмонд")
     reykjavik = places["Reykjavík", PlaceKind.CITY]
-    assert reykjavik.alt_names == ("Reykjavik", "Reikiavik")
+    assert reykjavik.alt_names == ("Reykjavik", "Reikiavik", "Рейкьявик")
     assert reykjavik.admin1_code is None  # GeoNames admin1 codes are ISO only in the US
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -38,6 +40,7 @@ from geobatch.model import (
     ResultStatus,
 )
 from geobatch.text.abbreviations import name_key
+from geobatch.text.normalize import fold
 from geobatch.text.postcodes import postcode_key
 
 PLACE_TYPES = {
@@ -64,6 +67,7 @@ class Candidate:
     method: CalculationMethod = CalculationMethod.ROOFTOP
     covered: set[int] = field(default_factory=set)
     country_code: str | None = None
+    population: int = 0  # of a place candidate: how important a namesake it is
 
     def final_address(self) -> Address:
         return self.address if isinstance(self.address, Address) else self.address()
@@ -155,6 +159,15 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
     if LEVEL[other.evidence.entity_type] > other.asked_level:
         return False  # coarser than asked: a fallback, not a rival
     if (
+        other.population * _IMPORTANCE_RATIO < top.population
+        and other.evidence.entity_type is EntityType.POPULATED_PLACE
+        and top.evidence.entity_type is EntityType.POPULATED_PLACE
+        and _same_support(top.evidence, other.evidence)
+    ):
+        # "Paris": Paris, Texas is no rival of Paris, France, a hundred times larger, when the
+        # query says nothing more for one than for the other ("Salem, IN": Indiana or India).
+        return False
+    if (
         name_key(other.name) == name_key(top.name)
         and other.country_code == top.country_code
         and other.evidence.entity_type is not top.evidence.entity_type
@@ -165,6 +178,15 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
     far = haversine_m(other.point.lat, other.point.lon, top.point.lat, top.point.lon)
     return far > AMBIGUOUS_DISTANCE_M
 
+
+def _same_support(a: Evidence, b: Evidence) -> bool:
+    return (a.locality, a.postcode, a.admin, a.country, a.conflicts) == (
+        b.locality, b.postcode, b.admin, b.country, b.conflicts,
+    )  # fmt: skip
+
+
+# A town of one name this many times smaller than the answer is no rival of it.
+_IMPORTANCE_RATIO = 20
 
 # Metres per degree of latitude, a hair short: two points are at least this times their
 # latitude difference apart (the great circle is no shorter than the meridian), with a margin
@@ -336,8 +358,11 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
     score += _context_evidence(
         a, vocab, ev, covered, vocab.street_localities(row), vocab.street_admin(row),
         street.country_code, unknown_admin=not street.admin1,
+        unknown_locality=not street.locality,
     )  # fmt: skip
     ev.contested = vocab.street_key_count(street.key) > 1
+    if a.marked and _spelled_otherwise(a.marked, street.name):
+        score += WEIGHT["spelling_differs"]
     hn_tokens = [n for n in a.numbers if n[0] not in covered]
     if ev.area_typo and a.numbers and (number is None or number.interpolated):
         # A name read with the larger budget of its town must be borne out by the house
@@ -355,6 +380,19 @@ def _street_candidate(a: Analysis, vocab: Vocabulary, row: int, span: Span) -> C
     score += _unexplained(a, ev, covered)
     asked = 0 if (number is not None or hn_tokens) else LEVEL[EntityType.ROAD_BLOCK]
     return _street_result(a, vocab, street, ev, score, asked, covered, number)
+
+
+def _spelled_otherwise(marked: dict[str, str], name: str) -> bool:
+    """Whether the query writes a word of ``name`` with other diacritics than the name has
+    ("Stötz 11" and the street Stotz): an exact spelling must beat a folded one."""
+    for word in _WORDS.findall(unicodedata.normalize("NFC", name).casefold()):
+        asked = marked.get(fold(word))
+        if asked is not None and asked != word:
+            return True
+    return False
+
+
+_WORDS = re.compile(r"[^\W\d_]+")
 
 
 def _near_rival(a: Analysis, vocab: Vocabulary, row: int, span: Span, typos: int, key: str) -> bool:
@@ -435,11 +473,12 @@ def _house_number(
                 key, data.address_number(chosen), lat, lon, data.address_postcode(chosen),
                 data.address_unit(chosen), False, spread,
             )  # fmt: skip
+    wanted_postcodes = frozenset(pc for _, pc in a.postcode_spans)
     for start, end, key in options:
-        guess = interpolate_number(vocab, row, key)
+        guess = interpolate_number(vocab, row, key, wanted_postcodes)
         if guess is not None:
             covered.update(range(start, end))
-            return _Number(key, key, guess[0], guess[1], None, None, True, 0.0)
+            return _Number(key, key, guess[0], guess[1], guess[2], None, True, guess[3])
     return None
 
 
@@ -575,10 +614,14 @@ def _context_evidence(
     admins: frozenset[str],
     country_code: str | None,
     unknown_admin: bool = False,
+    unknown_locality: bool = False,
+    near: tuple[float, float] | None = None,
 ) -> float:
     """Locality, admin area and country named in the query, for or against a candidate.
     ``unknown_admin``: the candidate (a street) does not know its state, so a state named in
-    the query can neither confirm nor contradict it."""
+    the query can neither confirm nor contradict it; ``unknown_locality`` likewise for its town
+    (a TIGER range far from any town of the gazetteer). ``near``: the candidate is itself a
+    place there, so another place's names confirm it only if that place is the same one."""
     score = 0.0
     # Longest spans first, so "Queens Village" is read before "Queens".
     for span in a.context_spans:
@@ -607,13 +650,14 @@ def _context_evidence(
         # the most any can, no later one can replace it, so the rest need not be read
         # (a name like "San Antonio" has a hundred readings, asked for by every candidate).
         best = _place_context(places[prows[0]], span, country_code, localities, admins, a,
-                              unknown_admin)  # fmt: skip
+                              unknown_admin, unknown_locality, near)  # fmt: skip
         for p in prows[1:]:
             if best[0] >= _BEST_PLACE_CONTEXT:
                 break
             outcome = _place_context(
-                places[p], span, country_code, localities, admins, a, unknown_admin
-            )
+                places[p], span, country_code, localities, admins, a, unknown_admin,
+                unknown_locality, near,
+            )  # fmt: skip
             if outcome[0] > best[0]:
                 best = outcome
         if best[0] == 0.0 and not best[1]:
@@ -675,10 +719,18 @@ def _place_context(
     admins: frozenset[str],
     a: Analysis,
     unknown_admin: bool = False,
+    unknown_locality: bool = False,
+    near: tuple[float, float] | None = None,
 ) -> tuple[float, str]:
     """What one reading of a span says about a candidate: (score, what it confirmed)."""
-    if place.kind in SETTLEMENT_KINDS and not localities.isdisjoint(place.keys):
-        # The query names the candidate's town by another of its names ("Helsingfors").
+    if (
+        place.kind in SETTLEMENT_KINDS
+        and not localities.isdisjoint(place.keys)
+        and (near is None or _same_place(place, near))
+    ):
+        # The query names the candidate's town by another of its names ("Helsingfors"); for
+        # a town candidate, only a name of that town ("Asunción, Paraguay": Paraguay is also
+        # a name of Asunción, which confirms no other Asunción).
         return WEIGHT["locality"], "locality"
     if place.kind == "country":
         if place.country_code == country_code:
@@ -695,8 +747,16 @@ def _place_context(
     if place.kind in SETTLEMENT_KINDS and a.roles[span.start] in (Role.ANY, Role.LOCALITY):
         if place.country_code not in (country_code, None):
             return 0.0, ""
+        if unknown_locality:
+            return 0.0, "unknown"  # a street that does not know its town: neither for nor against
         return WEIGHT["locality_conflict"], "conflict"
     return 0.0, ""
+
+
+def _same_place(place: PlaceRow, near: tuple[float, float]) -> bool:
+    return not _surely_farther(place.lat, near[0], _PLACE_DEDUPE_M) and (
+        haversine_m(place.lat, place.lon, near[0], near[1]) < _PLACE_DEDUPE_M
+    )
 
 
 def _unexplained(a: Analysis, ev: Evidence, covered: set[int]) -> float:
@@ -740,18 +800,49 @@ def _place_candidate(
     ev = Evidence(etype)
     covered = set(span.tokens)
     score = WEIGHT["place_entity"] + _population_bonus(place.population)
+    primary = place.keys[0] if place.keys else matched
+    if (
+        matched != primary
+        and len(matched) < len(primary)
+        and matched in primary
+        and matched not in locality_keys(place.name)  # "New York" of New York City is whole
+    ):
+        # "Salvador" is a part of El Salvador's name, not a name of it: a word is missing.
+        ev.partial = True
+        score += WEIGHT["partial_name"]
     if etype is EntityType.COUNTRY:
-        score += WEIGHT["country_entity"]
+        if matched == primary or not _large_city_named(vocab, matched):
+            score += WEIGHT["country_entity"]
+        else:
+            # "Guadalupe" is a city of 670,000 before it is the Spanish name of Guadeloupe.
+            score += WEIGHT["alternate_name"]
     elif etype is EntityType.POPULATED_PLACE:
         score += WEIGHT["settlement_entity"]
-        if place.keys and matched != place.keys[0]:
+        # New York City answers to "New York" as well as to its name: a city that shares its
+        # name with its state is what the name means on its own (the state is asked "NY").
+        if matched != primary and matched not in locality_keys(place.admin1):
             score += WEIGHT["alternate_name"]
-    own = locality_keys(place.name)
-    admins = locality_keys(place.admin1) | (
-        {place.admin1_code.lower()} if place.admin1_code else set()
+    elif (
+        etype is EntityType.ADMIN_DIVISION1
+        and matched in locality_keys(place.name)  # its name, not its code ("NY")
+        and _city_of_state_named(vocab, place, matched)
+    ):
+        score += WEIGHT["state_named_like_its_city"]
+    settlement = etype in (EntityType.POPULATED_PLACE, EntityType.NEIGHBORHOOD)
+    # A town's other names in the query confirm the town; they say nothing for a state or a
+    # country ("NY" is also a name of New York City, "Paraguay" one of Asunción's).
+    own = locality_keys(place.name) if settlement else frozenset()
+    # A state is not confirmed by its own name or code a second time ("New York, NY").
+    admins: frozenset[str] = (
+        frozenset()
+        if etype is EntityType.ADMIN_DIVISION1
+        else locality_keys(place.admin1)
+        | frozenset({place.admin1_code.lower()} if place.admin1_code else ())
     )
     score += _postcode_near_place(a, vocab, ev, covered, place, etype)
-    score += _context_evidence(a, vocab, ev, covered, own, frozenset(admins), place.country_code)
+    score += _context_evidence(
+        a, vocab, ev, covered, own, admins, place.country_code, near=(place.lat, place.lon)
+    )
     score += _unexplained(a, ev, covered)
     asked = _asked_level(a, covered, etype)
     name = place.name
@@ -776,7 +867,35 @@ def _place_candidate(
 
     return Candidate(score, ev, Point(place.lat, place.lon), lambda: BoundingBox(*place.bbox),
                      address, name, place.source, asked, CalculationMethod.ROOFTOP, covered,
-                     place.country_code)  # fmt: skip
+                     place.country_code, place.population)  # fmt: skip
+
+
+# A city this large named exactly as a country's other name is what the name means.
+_LARGE_CITY = 100_000
+
+
+def _large_city_named(vocab: Vocabulary, key: str) -> bool:
+    places = vocab.data.places
+    return any(
+        (p := places[row]).kind == "city"
+        and p.population >= _LARGE_CITY
+        and bool(p.keys)
+        and p.keys[0] == key
+        for row in vocab.place_rows(key)
+    )
+
+
+def _city_of_state_named(vocab: Vocabulary, state: PlaceRow, key: str) -> bool:
+    """Whether a city of ``state`` answers to ``key`` (the state's name) as its own name or
+    as one of its names that is the state's ("New York" of New York City)."""
+    places = vocab.data.places
+    own = locality_keys(state.name)
+    return any(
+        (p := places[row]).kind in ("city", "town")
+        and p.country_code == state.country_code
+        and not locality_keys(p.admin1).isdisjoint(own)
+        for row in vocab.place_rows(key)
+    )
 
 
 # A place this close to a postcode the query names agrees with it.

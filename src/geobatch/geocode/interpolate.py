@@ -1,7 +1,8 @@
 """House numbers missing from the data, placed by interpolation.
 
 First along the street's ``addr:interpolation`` lines (the mapper said which numbers lie between
-two numbered nodes, and on which side: odd, even or all); else between the number's numbered
+two numbered nodes, and on which side: odd, even or all; a TIGER range is such a line, numbered
+at its two ends); else between the number's numbered
 neighbours on the street, in proportion to the numbers (same parity first, as streets number
 their sides apart). The result says so: calculation method Interpolation, never more than Medium
 confidence.
@@ -16,22 +17,43 @@ from bisect import bisect_left, bisect_right
 import shapely
 
 from geobatch.geocode.vocabulary import Vocabulary
+from geobatch.index.geodesy import haversine_m
 from geobatch.index.read import InterpolationRow
 from geobatch.text.housenumbers import housenumber_int
+from geobatch.text.postcodes import postcode_key
 
 # Neighbours further apart than this (in house numbers) say too little about where a number is.
 MAX_GAP = 40
 
 
-def interpolate_number(vocab: Vocabulary, street: int, key: str) -> tuple[float, float] | None:
-    """(lat, lon) for house number ``key`` on street row ``street``, or None."""
+def interpolate_number(
+    vocab: Vocabulary, street: int, key: str, postcodes: frozenset[str] = frozenset()
+) -> tuple[float, float, str | None, float] | None:
+    """(lat, lon, postcode of the range, spread in metres) for house number ``key`` on street
+    row ``street``, or None. Of several lines holding the number (a street's ranges in two
+    ZIPs), the first whose postcode key is among ``postcodes`` (those the query names), else
+    the first; the spread says how far the others of that choice lie from it (TIGER has two
+    streets of one name in one ZIP, "Wind Rush Ln" and "Windrush Ln", both holding 1080)."""
     wanted = housenumber_int(key)
     if wanted is None:
         return None
+    matching: list[tuple[float, float, str | None]] = []
+    others: list[tuple[float, float, str | None]] = []
     for row in vocab.interpolations_of(street):
-        point = _on_line(vocab.data.interpolations[row], wanted)
-        if point is not None:
-            return point
+        line = vocab.data.interpolations[row]
+        point = _on_line(line, wanted)
+        if point is None:
+            continue
+        found = (point[0], point[1], line.postcode)
+        if not postcodes or (line.postcode and postcode_key(line.postcode) in postcodes):
+            matching.append(found)
+        else:
+            others.append(found)
+    chosen = matching or others
+    if chosen:
+        lat, lon, postcode = chosen[0]
+        spread = max(haversine_m(lat, lon, la, lo) for la, lo, _ in chosen)
+        return lat, lon, postcode, spread
     known = vocab.number_values(street)
     if not known:
         return None
@@ -46,7 +68,7 @@ def interpolate_number(vocab: Vocabulary, street: int, key: str) -> tuple[float,
             t = (wanted - lo) / (hi - lo)
             lat_a, lon_a = vocab.data.address_point(known[lo])
             lat_b, lon_b = vocab.data.address_point(known[hi])
-            return lat_a + t * (lat_b - lat_a), lon_a + t * (lon_b - lon_a)
+            return lat_a + t * (lat_b - lat_a), lon_a + t * (lon_b - lon_a), None, 0.0
     return None
 
 

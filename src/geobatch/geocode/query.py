@@ -8,6 +8,7 @@ crosses a group boundary.
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,8 +21,9 @@ from geobatch.model import GeocodeRequest
 from geobatch.text.abbreviations import key_of_tokens, token_forms
 from geobatch.text.housenumbers import is_housenumber, normalize_housenumber
 from geobatch.text.localities import locality_keys
-from geobatch.text.normalize import query_tokens
+from geobatch.text.normalize import fold, query_tokens
 from geobatch.text.postcodes import postcode_key, strip_country_prefix
+from geobatch.text.scripts import has_unspaced
 from geobatch.text.units import clean_line
 
 MAX_SPAN = 6
@@ -76,6 +78,9 @@ class Analysis:
     place_readings: list[tuple[Span, list[int]]] = field(default_factory=list)
     # Spans that may be a misspelt locality and their edit limit: made when first asked for.
     typo_locality_spans: list[tuple[Span, int]] | None = None
+    # The query's words written with diacritics, by their folded form ("stotz" → "stötz"):
+    # a street spelt otherwise is a worse reading (empty for a query in plain ASCII).
+    marked: dict[str, str] = field(default_factory=dict)
     # Streets of a name found in many towns that were left unread because the query names
     # a locality, admin area or postcode none of them has (see _narrowed): how many. A
     # reading that cannot show they could not matter raises NeedFullRead.
@@ -105,14 +110,19 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary, narrow: bool = False) ->
         if role in _STREET_ROLES:
             text, found_unit = clean_line(text)
             unit = unit or found_unit
-        parts = text.split(",") if role in _STREET_ROLES else [text]
+        parts = _GROUP_SEPARATORS.split(text) if role in _STREET_ROLES else [text]
         for part in parts:
             words = query_tokens(part)
+            if not part.isascii() and any(map(has_unspaced, words)):
+                # Chinese, Japanese, Thai: words are not spaced, they are found in the index's
+                # own vocabulary (longest match), as Nominatim's ICU tokenizer does.
+                words = [w for word in words for w in _segmented(word, vocab)]
             if words:
                 groups.append((len(tokens), len(tokens) + len(words)))
                 tokens.extend(words)
                 roles.extend([role] * len(words))
     analysis = Analysis(tokens, roles, unit, groups)
+    analysis.marked = _marked_words(request)
     forms = [token_forms(t) for t in tokens]
     has_digit = [not t.isalpha() and any(ch.isdigit() for ch in t) for t in tokens]
     runs: list[tuple[Span, tuple[int, ...]]] = []
@@ -128,12 +138,40 @@ def analyse(request: GeocodeRequest, vocab: Vocabulary, narrow: bool = False) ->
     _correct_typos(analysis, vocab)
     analysis.spans.sort(key=lambda sp: sp.start - sp.end)
     analysis.context_spans = [sp for sp in analysis.spans if vocab.is_context(sp.key)]
-    analysis.words = [i for i, t in enumerate(tokens) if t not in STOPWORDS]
+    # A stopword that is a whole group is no stopword: "Marion, IN" names Indiana, "…, LA"
+    # Louisiana, "…, DE" Delaware.
+    alone = {s for s, e in groups if e - s == 1}
+    analysis.words = [i for i, t in enumerate(tokens) if t not in STOPWORDS or i in alone]
     readings: dict[Span, list[int]] = {}
     for span, prow in analysis.place_spans:
         readings.setdefault(span, []).append(prow)
     analysis.place_readings = sorted(readings.items(), key=lambda item: item[0].start - item[0].end)
     return analysis
+
+
+# Commas of every script separate the parts of an address (Arabic ، , Japanese 、, full-width ，).
+_GROUP_SEPARATORS = re.compile("[,\u060c\u3001\uff0c]")
+
+
+_LETTER_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def _marked_words(request: GeocodeRequest) -> dict[str, str]:
+    """Words of the query that carry diacritics, by folded form (see Analysis.marked)."""
+    out: dict[str, str] = {}
+    for text, _ in _fields(request):
+        if text.isascii():
+            continue
+        for word in _LETTER_WORDS.findall(unicodedata.normalize("NFC", text).casefold()):
+            if not word.isascii():
+                folded = fold(word)
+                if folded.isascii() and folded != word:
+                    out[folded] = word
+    return out
+
+
+def _segmented(word: str, vocab: Vocabulary) -> list[str]:
+    return vocab.segment(word) if has_unspaced(word) else [word]
 
 
 def _correct_typos(a: Analysis, vocab: Vocabulary) -> None:
@@ -389,7 +427,7 @@ def _group_hits(
         for j in range(i + 1, min(end, i + MAX_SPAN) + 1):
             if j - i == 1:
                 key = forms[i][2]
-                if not key or tokens[i] in STOPWORDS:
+                if not key or (tokens[i] in STOPWORDS and end - start > 1):
                     continue
             else:
                 key = forms[i][0] + inner + forms[j - 1][2]

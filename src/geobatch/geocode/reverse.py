@@ -5,6 +5,12 @@ within :data:`STREET_RADIUS_M`; else the locality (its polygon, or the nearest s
 admin area or country containing the point. Admin parts always come from the polygons that
 contain the point, not from the nearest town, so points near a border get the right country.
 A point outside every imported and built-in polygon, with nothing near, gets no result.
+
+A result's point is the found entity's, never the point asked for (as Bing's, whose sample
+answers a point in Redmond's south with Redmond's own point): the address point (Rooftop), the
+street's point nearest to the one asked for (Interpolation), the place's own point (Rooftop) —
+the gazetteer's point of the town, state or country of that name, else a point inside its
+polygon — with the entity's bounding box.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from geobatch.model import (
     Point,
     ResultStatus,
 )
+from geobatch.text.abbreviations import name_key
+from geobatch.text.postcodes import postcode_key
 
 PLACE_RADIUS_M = 10_000.0
 # Near a border, a town this close outweighs a coarse built-in country outline.
@@ -58,6 +66,8 @@ class _Areas:
     postcode: str | None = None
     best_level: dict[str, int] | None = None
     country_rank: tuple[int, bool] = (0, False)  # (admin level, from a data set of its own)
+    # The polygon each slot was read from (slot name -> index into the engine's areas).
+    polygon: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 class ReverseEngine:
@@ -69,7 +79,10 @@ class ReverseEngine:
         self._address_sets = [d for d, ds in enumerate(data.datasets) if ds.address_count]
         self._vertex_sets = [d for d, ds in enumerate(data.datasets) if ds.vertex_grid().size]
         self._areas = list(data.areas)
-        self._polygons = PolygonIndex([shapely.from_wkb(a.wkb) for a in self._areas])
+        self._geometries = [shapely.from_wkb(a.wkb) for a in self._areas]
+        self._polygons = PolygonIndex(self._geometries)
+        # Where a place result stands, by (type, name, country, polygon): its point and box.
+        self._centres: dict[tuple[object, ...], tuple[float, float, BoundingBox] | None] = {}
         self._places, p_lat, p_lon = _settlements(data)
         self._place_tree = PointTree(p_lat, p_lon)
         # Most points of a chunk lie in the same few polygons: what a set of containing polygons
@@ -260,7 +273,9 @@ class ReverseEngine:
         for a in polygons:
             area = self._areas[a]
             if area.kind == "postcode":
-                got.postcode = got.postcode or area.name
+                if not got.postcode:
+                    got.postcode = area.name
+                    got.polygon["postcode"] = a
                 continue
             if area.country_code:
                 # The finest area that knows its country decides it (a municipality beats a
@@ -269,12 +284,14 @@ class ReverseEngine:
                 if got.country_code is None or country_rank > got.country_rank:
                     got.country_rank = country_rank
                     got.country_code = area.country_code
+                    got.polygon["country_code"] = a
             slot = _LEVEL_SLOTS.get(area.level)
             if slot is not None and slot != "country":
                 rank = _SLOT_PREFERENCE[slot].index(area.level)
                 if rank < got.best_level.get(slot, 99):
                     got.best_level[slot] = rank
                     setattr(got, slot, area.name)
+                    got.polygon[slot] = a
         return got
 
     def _address_results(
@@ -384,8 +401,10 @@ class ReverseEngine:
             ),
         )  # fmt: skip
         conf = Confidence.MEDIUM if metres <= 100 else Confidence.LOW
-        return _result(address, float(lat), float(lon), EntityType.ROAD_BLOCK, conf, metres,
-                       street.source, BoundingBox(*street.bbox))  # fmt: skip
+        on_lat, on_lon = _nearest_on_line(street.wkb, lat, lon)
+        return _result(address, on_lat, on_lon, EntityType.ROAD_BLOCK, conf, metres,
+                       street.source, BoundingBox(*street.bbox),
+                       CalculationMethod.INTERPOLATION)  # fmt: skip
 
     def _area_result(
         self,
@@ -425,17 +444,70 @@ class ReverseEngine:
                 )
             ),
         )
-        from_polygon = getattr(areas, _AREA_SLOT[etype])
+        slot = _AREA_SLOT[etype]
+        from_polygon = getattr(areas, slot)
         nearest_place = etype is EntityType.POPULATED_PLACE and not from_polygon and place
         conf = Confidence.MEDIUM if from_polygon else Confidence.LOW
-        bbox = (
-            BoundingBox(*place.bbox)
-            if nearest_place and place
-            else BoundingBox.around(lat, lon, 1_000.0)
-        )
         source = place.source if place else ""
-        return _result(address, lat, lon, etype, conf, metres if nearest_place else 0.0, source,
-                       bbox)  # fmt: skip
+        name = {
+            EntityType.NEIGHBORHOOD: address.neighborhood,
+            EntityType.POPULATED_PLACE: locality,
+            EntityType.POSTCODE: address.postal_code,
+            EntityType.ADMIN_DIVISION2: admin2,
+            EntityType.ADMIN_DIVISION1: admin1,
+            EntityType.COUNTRY: cc,
+        }[etype]
+        if nearest_place and place:
+            centre: tuple[float, float, BoundingBox] | None = (
+                place.lat, place.lon, BoundingBox(*place.bbox),
+            )  # fmt: skip
+        else:
+            centre = self._centre(
+                etype, name, cc, areas.polygon.get(slot) if from_polygon else None
+            )
+        if centre is None:  # nothing says where it is: the point asked for, as before
+            centre = (lat, lon, BoundingBox.around(lat, lon, 1_000.0))
+        return _result(address, centre[0], centre[1], etype, conf,
+                       metres if nearest_place else 0.0, source, centre[2])  # fmt: skip
+
+    def _centre(
+        self, etype: EntityType, name: str | None, cc: str | None, polygon: int | None
+    ) -> tuple[float, float, BoundingBox] | None:
+        """Where a place result stands: the gazetteer's place of that name, type and country
+        (Redmond's own point), else a point inside the polygon that named it; with its box."""
+        key = (etype, name, cc, polygon)
+        if key in self._centres:
+            return self._centres[key]
+        found: tuple[float, float, BoundingBox] | None = None
+        kinds = _PLACE_KINDS[etype]
+        if name:
+            places = self.data.places
+            for row in self.vocab.place_rows(
+                name_key(
+                    name
+                    if etype is not EntityType.COUNTRY
+                    else self.vocab.country_name(name) or name
+                )
+            ):
+                p = places[row]
+                if p.kind in kinds and (cc is None or p.country_code == cc):
+                    found = (p.lat, p.lon, BoundingBox(*p.bbox))
+                    break
+            if found is None and etype is EntityType.POSTCODE:
+                rows = self.vocab.postcode_rows(postcode_key(name))
+                pcs = [self.data.postcodes[r] for r in rows]
+                pc = next((p for p in pcs if cc is None or p.country_code == cc), None)
+                if pc is not None:
+                    found = (pc.lat, pc.lon, BoundingBox(*pc.bbox))
+        if found is None and polygon is not None:
+            geometry = self._geometries[polygon]
+            inside = shapely.point_on_surface(geometry)
+            west, south, east, north = geometry.bounds
+            found = (float(inside.y), float(inside.x), BoundingBox(south, west, north, east))
+        if len(self._centres) >= _CENTRE_CACHE:
+            self._centres.clear()
+        self._centres[key] = found
+        return found
 
 
 # Which field of _Areas says that a result of this type comes from a polygon.
@@ -447,6 +519,17 @@ _AREA_SLOT = {
     EntityType.ADMIN_DIVISION1: "admin1",
     EntityType.COUNTRY: "country_code",
 }
+
+# The place kinds a result of each type is found among (_centre).
+_PLACE_KINDS = {
+    EntityType.NEIGHBORHOOD: frozenset({"suburb", "neighbourhood"}),
+    EntityType.POPULATED_PLACE: SETTLEMENT_KINDS,
+    EntityType.POSTCODE: frozenset(),
+    EntityType.ADMIN_DIVISION2: frozenset({"county"}),
+    EntityType.ADMIN_DIVISION1: frozenset({"state"}),
+    EntityType.COUNTRY: frozenset({"country"}),
+}
+_CENTRE_CACHE = 50_000
 
 _AREA_LEVEL = {
     EntityType.NEIGHBORHOOD: 0,
@@ -523,6 +606,22 @@ def _no_result_reason(include: frozenset[EntityType]) -> str:
     )
 
 
+def _nearest_on_line(wkb: bytes | None, lat: float, lon: float) -> tuple[float, float]:
+    """The point of a street's lines nearest to (lat, lon) (planar in degrees, with longitude
+    scaled to the latitude: exact enough within the street radius); the point itself when the
+    street has no geometry."""
+    if not wkb:
+        return lat, lon
+    scale = max(float(np.cos(np.radians(lat))), 0.01)
+    factor = np.array([scale, 1.0])
+    scaled = shapely.transform(shapely.from_wkb(wkb), lambda c: c * factor)
+    if scaled.is_empty:
+        return lat, lon
+    at = shapely.line_locate_point(scaled, shapely.Point(lon * scale, lat))
+    on = shapely.line_interpolate_point(scaled, at)
+    return float(on.y), float(on.x) / scale
+
+
 def _result(
     address: Address,
     lat: float,
@@ -532,6 +631,7 @@ def _result(
     metres: float,
     source: str,
     bbox: BoundingBox,
+    method: CalculationMethod = CalculationMethod.ROOFTOP,
 ) -> GeocodeResult:
     return GeocodeResult(
         point=Point(lat, lon),
@@ -540,7 +640,7 @@ def _result(
         confidence=conf,
         match_codes=(MatchCode.GOOD,),
         bbox=bbox,
-        calculation_method=CalculationMethod.ROOFTOP,
+        calculation_method=method,
         name=address.formatted or "",
         source=source,
         distance_m=round(metres, 1),

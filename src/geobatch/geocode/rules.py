@@ -24,6 +24,13 @@ WEIGHT = {
     "settlement_entity": 0.25,
     # A town matched by one of its many alternate (often historical) names, not its own.
     "alternate_name": -1.0,
+    # A state named like a city of its own ("New York", "Veracruz", "São Paulo"): the name on
+    # its own means the city (people ask for the state as "NY", "Estado de …").
+    "state_named_like_its_city": -1.0,
+    # A place matched by a part of its name ("Salvador" of El Salvador): a word is missing.
+    "partial_name": -3.0,
+    # The query spells a name with other diacritics than the candidate's ("Stötz", Stotz).
+    "spelling_differs": -1.5,
     "locality": 4.0,
     "postcode": 4.0,
     "admin": 2.0,
@@ -95,6 +102,8 @@ class Evidence:
     # at most) and holds the house number: the typo may be of either ("Skólbraut 14":
     # Skólabraut or Sólbraut).
     near_rival: bool = False
+    # Matched by a part of its name only ("Salvador" for El Salvador).
+    partial: bool = False
 
 
 def match_codes(evidence: Evidence, asked_level: int, ambiguous: bool) -> tuple[MatchCode, ...]:
@@ -119,6 +128,7 @@ def confidence(evidence: Evidence, codes: tuple[MatchCode, ...]) -> Confidence:
     UpHierarchy otherwise                                            Low
     something in the query contradicts it (conflicts)                Low
     interpolated address, or words left unexplained                  Medium
+    a place matched by a part of its name only                       Medium
     a street name found in several places, none confirmed            Medium
     a misspelt name, not confirmed by locality or postcode           Medium
     names read with two edits or more, even if confirmed             Medium
@@ -136,7 +146,7 @@ def confidence(evidence: Evidence, codes: tuple[MatchCode, ...]) -> Confidence:
         return Confidence.MEDIUM if street_up else Confidence.LOW
     if evidence.conflicts:
         return Confidence.LOW
-    if evidence.interpolated or evidence.unexplained_words:
+    if evidence.interpolated or evidence.unexplained_words or evidence.partial:
         return Confidence.MEDIUM
     if (evidence.contested or evidence.typos) and not confirmed:
         return Confidence.MEDIUM

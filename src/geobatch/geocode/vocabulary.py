@@ -103,6 +103,7 @@ class Vocabulary:
     lexicon: Lexicon
     country_names: dict[str, str]
     _entries: dict[str, Entry] = field(default_factory=dict)
+    _segments: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _facts: dict[int, _StreetFacts] = field(default_factory=dict)
     _numbers: dict[int, StreetNumbers] = field(default_factory=dict)
     _number_values: dict[int, dict[int, int]] = field(default_factory=dict)
@@ -136,6 +137,33 @@ class Vocabulary:
                 self._entries.clear()
             self._entries[key] = found
         return found
+
+    def segment(self, word: str) -> list[str]:
+        """A word of a script written without spaces ("千代田区外堀通り") cut into the index's
+        own words by longest match from the left; letters no key begins with stay together
+        as one word (an unknown name is one word, not one per letter)."""
+        found = self._segments.get(word)
+        if found is not None:
+            return list(found)
+        out: list[str] = []
+        unknown = 0  # start of the run of letters no key begins with, while i > unknown
+        i = 0
+        while i < len(word):
+            n = self.lexicon.longest_prefix(word[i:])
+            if n == 0:
+                i += 1
+                continue
+            if unknown < i:
+                out.append(word[unknown:i])
+            out.append(word[i : i + n])
+            i += n
+            unknown = i
+        if unknown < len(word):
+            out.append(word[unknown:])
+        if len(self._segments) >= ENTRY_CACHE:
+            self._segments.clear()
+        self._segments[word] = tuple(out)
+        return out
 
     def street_rows(self, key: str) -> tuple[int, ...]:
         return self.entry(key)[0]

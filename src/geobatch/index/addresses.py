@@ -72,6 +72,7 @@ class Way:
     admin2: int
     neighborhood: int
     postcode: int
+    own_postcode: int = 0  # the postcode the source gives the way itself (TIGER ranges)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +299,8 @@ def make_streets(p: int) -> PartitionStreets:
     for i in job.part_ways[p]:
         w = job.ways[i]
         table.add_way(i, w.key, w.name, w.alt_keys, w.coords, w.locality, w.country,
-                      w.admin1, w.admin2, w.neighborhood, w.postcode)  # fmt: skip
+                      w.admin1, w.admin2, w.neighborhood, w.postcode,
+                      w.own_postcode)  # fmt: skip
     done = streets_file(job.work, p)
     added = 0
     for k in range(job.chunks):

@@ -347,6 +347,10 @@ def _build(
         for p in data.places
         if p.kind in SETTLEMENTS or p.kind in NEIGHBOURHOODS
     ]
+    if not own_places and not data.addresses:
+        # Streets and ranges alone (TIGER) name no town: the built-in gazetteer's nearest
+        # settlement does, as it gives them their country and state.
+        own_places = list(reference.places)
     assigner = Assigner(
         [info for _, info in areas] + reference.areas,
         own_places,
@@ -442,10 +446,11 @@ def _placed_ways(streets: list[StreetRecord], assigner: Assigner, names: StringC
                 coords=np.array(way.coords, dtype=np.float64).reshape(-1, 2),
                 locality=code(found.locality[i]),
                 country=code(found.country_code[i]),
-                admin1=code(found.admin1[i]),
-                admin2=code(found.admin2[i]),
+                admin1=code(way.admin1 or found.admin1[i]),
+                admin2=code(way.admin2 or found.admin2[i]),
                 neighborhood=code(found.neighborhood[i]),
                 postcode=code(way.postcode or found.postcode[i]),
+                own_postcode=code(way.postcode) if way.postcode else 0,
             )
         )
     return out

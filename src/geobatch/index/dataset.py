@@ -309,6 +309,11 @@ class DataSet:
     def place_keys(self) -> StringColumn:
         return self._p_text["keys"]
 
+    def place_spelt_keys(self) -> npt.NDArray[np.int32]:
+        """How many of each place's keys (the first ones) are of names as written, not
+        transliterated."""
+        return self.box.array("places.spelt_keys")
+
     def place_population(self) -> npt.NDArray[np.int64]:
         return self._p_pop
 

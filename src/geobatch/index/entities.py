@@ -183,6 +183,7 @@ class EntityTable:
         admin2: int,
         neighborhood: int,
         postcode: int,
+        own_postcode: int = 0,
     ) -> None:
         entity = self._find_way_entity(key, locality, country, coords)
         if entity is None:
@@ -199,6 +200,9 @@ class EntityTable:
         _count(entity.admin2, admin2)
         _count(entity.neighborhoods, neighborhood)
         _count(entity.postcodes, postcode)
+        if own_postcode:
+            # A street whose ranges lie in several ZIPs answers to each of them.
+            entity.own_postcodes.add(own_postcode)
 
     def _find_way_entity(
         self, key: str, locality: int, country: int, coords: FloatArray

@@ -16,7 +16,9 @@ from geobatch.errors import IndexError_
 from geobatch.index.container import read_meta
 
 # 3: mapped containers instead of SQLite (the SQLite files were schema 1-2).
-FORMAT_VERSION = 3
+# 4: keys keep the letters of every script, with a transliterated alternate ("москва",
+#    "moskva"); the built-in gazetteer keeps names in other scripts.
+FORMAT_VERSION = 4
 SUFFIX = ".gbx"
 OLD_SUFFIX = ".gbx.sqlite"
 BUILTIN_NAME = "builtin-world"

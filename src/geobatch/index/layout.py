@@ -438,18 +438,28 @@ def _write_places(out: ContainerWriter, places: list[PlaceRecord], assigner: Ass
     write_strings(out, "places.admin1", admin1)
     write_strings(out, "places.admin1_code", (p.admin1_code for p in places))
     write_strings(out, "places.admin2", admin2)
-    write_strings(out, "places.keys", (_place_keys(p) for p in places))
+    keys = [_place_keys(p) for p in places]
+    write_strings(out, "places.keys", (NAME_SEPARATOR.join(k) for k, _ in keys))
+    out.array("places.spelt_keys", [n for _, n in keys], np.int32)
     return len(places)
 
 
-def _place_keys(p: PlaceRecord) -> str:
-    """Every name key the place answers to, computed once here instead of at each load."""
+def _place_keys(p: PlaceRecord) -> tuple[list[str], int]:
+    """Every name key the place answers to, computed once here instead of at each load: the
+    keys of its names as written first, then those of their transliterations, and how many of
+    the first kind there are (typos are corrected against those only: a machine's Latin
+    spelling of "Лоуэлл" is no name a misspelling should land on)."""
     names = [p.name, *p.alt_names]
     if p.admin1_code and p.kind is PlaceKind.STATE:
         names.append(p.admin1_code)
     # A bare number ("12", a GeoNames admin code) is a house number or postcode, never a name.
-    keys = dict.fromkeys(k for n in names for k in name_keys(n) if not k.isdigit())
-    return NAME_SEPARATOR.join(keys)
+    spelt = dict.fromkeys(
+        k for n in names for k in name_keys(n, transliteration=False) if not k.isdigit()
+    )
+    latin = dict.fromkeys(
+        k for n in names for k in name_keys(n) if not k.isdigit() and k not in spelt
+    )
+    return [*spelt, *latin], len(spelt)
 
 
 def _box(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:

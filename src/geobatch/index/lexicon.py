@@ -171,6 +171,7 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
                 words.update(token_forms(tok))
         kinds = ds.place_kinds()
         population = ds.place_population()
+        spelt = ds.place_spelt_keys()
         builtin = ds.source == BUILTIN_NAME
         for i, keys in enumerate(ds.place_keys()):
             row = p_off + i
@@ -179,7 +180,7 @@ def _build(datasets: list[DataSet], box_path: Path, trie_path: Path) -> None:
                 places.add(k, row)
             context.update(split)
             if not builtin or population[i] >= FUZZY_PLACE_POPULATION:
-                fuzzy_places.update(split)
+                fuzzy_places.update(split[: spelt[i]])
             if kinds[i] == country_kind:
                 place = ds.place(i)
                 if place.country_code:
@@ -420,6 +421,11 @@ class Lexicon:
     def key_id(self, key: str) -> int:
         found: int | None = self._trie.get(key)
         return -1 if found is None else found
+
+    def longest_prefix(self, text: str) -> int:
+        """The length of the longest key that ``text`` begins with (0: none)."""
+        found: list[str] = self._trie.prefixes(text)
+        return max(map(len, found), default=0)
 
     def rows(self, kind: str, kid: int) -> tuple[int, ...]:
         start, rows = self._csr[kind]

@@ -33,7 +33,7 @@ import shapely
 from countryinfo import CountryInfo
 from scipy.spatial import cKDTree
 
-from geobatch.sources.geonames import kind_for_population, latin_alt_names
+from geobatch.sources.geonames import alt_names, kind_for_population
 from geobatch.sources.records import (
     AreaKind,
     AreaRecord,
@@ -88,6 +88,15 @@ COMMON_COUNTRY_NAMES: Mapping[str, tuple[str, ...]] = {
     "GM": ("Gambia", "The Gambia"),
     "TL": ("East Timor", "Timor-Leste"),
     "XK": ("Kosovo",),
+}
+
+# Names people use for the largest places that GeoNames lacks or that the alternate names
+# filter drops (three capitals look like an airport code).
+COMMON_PLACE_NAMES: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("US", "New York City"): ("NYC", "New York"),
+    ("US", "Washington, D.C."): ("Washington DC", "Washington D.C."),
+    ("MX", "Mexico City"): ("CDMX", "Ciudad de México"),
+    ("BR", "Rio de Janeiro"): ("Rio",),
 }
 
 # Words that differ between GeoNames and ISO spellings of the same subdivision.
@@ -437,7 +446,14 @@ class BuiltinGazetteer:
                 kind=kind_for_population(city.population),
                 lon=city.lon,
                 lat=city.lat,
-                alt_names=latin_alt_names(city.alt_names, city.name),
+                # The common names bypass the filter ("NYC" looks like an airport code).
+                alt_names=_distinct(
+                    (
+                        *alt_names(city.alt_names, city.name),
+                        *COMMON_PLACE_NAMES.get((city.country, city.name), ()),
+                    ),
+                    city.name,
+                ),
                 population=city.population,
                 country_code=city.country,
                 admin1=city.admin1,

@@ -14,12 +14,15 @@ from geobatch.sources.geonames import (
 )
 from geobatch.sources.openaddresses import OpenAddressesSource, is_openaddresses_header
 from geobatch.sources.records import Source
+from geobatch.sources.tiger import TigerSource, is_tiger_archive, is_tiger_header
 
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2")
 EXPECTED_FORMATS = (
     "an OpenStreetMap extract (.osm.pbf, .pbf, .osm, .osm.bz2), an OpenAddresses CSV "
     "(LON,LAT,NUMBER,STREET,...), a GeoNames dump (.txt/.zip) or simplified CSV "
-    "(lat,lon,name,admin1,admin2,cc), or a postcode centroid CSV (ZIP,LAT,LON)"
+    "(lat,lon,name,admin1,admin2,cc), a postcode centroid CSV (ZIP,LAT,LON), or US TIGER "
+    "house-number ranges in Nominatim's layout (from;to;interpolation;...;geometry, a .csv or "
+    "the .tar.gz of many)"
 )
 
 
@@ -34,6 +37,8 @@ def open_source(path: Path) -> Source:
         return OsmSource(path)
     if path.is_dir():
         raise SourceError(f"{path} is a directory, not a data file.")
+    if is_tiger_archive(path):
+        return TigerSource(path)
     source = _tabular_source(path, _sniff(path))
     if source is None:
         raise SourceError(
@@ -59,4 +64,6 @@ def _tabular_source(path: Path, header: str) -> Source | None:
         return GeoNamesSource(path)
     if is_postcode_header(header):
         return PostcodeCentroidSource(path)
+    if is_tiger_header(header):
+        return TigerSource(path)
     return None

@@ -147,12 +147,32 @@ def _is_latin_letter(char: str) -> bool:
 
 def latin_alt_names(names: Iterable[str], primary: str) -> tuple[str, ...]:
     """Distinct Latin-script names other than ``primary``, in their first spelling."""
+    return alt_names(names, primary, native=False)
+
+
+def is_native_name(name: str) -> bool:
+    """True for a name written in a script other than Latin, as its speakers write it
+    ("Москва", "東京都", "القاهرة"): no Latin letter, no digit, at most a few words."""
+    if not name or name.isascii() or "  " in name or "_" in name or len(name) > 40:
+        return False
+    if name[0].islower():
+        return False  # a cased script (Greek, Cyrillic) writes names with a capital
+    if any(char.isdigit() for char in name):
+        return False
+    letters = [char for char in name if char.isalpha()]
+    return bool(letters) and not any(_is_latin_letter(char) for char in letters)
+
+
+def alt_names(names: Iterable[str], primary: str, native: bool = True) -> tuple[str, ...]:
+    """Distinct alternate names other than ``primary``, in their first spelling: the Latin
+    ones a person would type (:func:`is_latin_name`) and, with ``native``, the names in other
+    scripts (:func:`is_native_name`), which people in those countries type."""
     seen = {primary.casefold()}
     kept: list[str] = []
     for raw in names:
         name = raw.strip()
         key = name.casefold()
-        if key not in seen and is_latin_name(name):
+        if key not in seen and (is_latin_name(name) or (native and is_native_name(name))):
             seen.add(key)
             kept.append(name)
     return tuple(kept)
@@ -222,7 +242,7 @@ class GeoNamesSource(FileSource):
             kind=kind,
             lon=point[0],
             lat=point[1],
-            alt_names=latin_alt_names([row[2], *row[3].split(",")], name),
+            alt_names=alt_names([row[2], *row[3].split(",")], name),
             population=population,
             country_code=country,
             admin1_code=us_admin1_code(country or "", row[10].strip()),

@@ -88,6 +88,10 @@ class StreetRecord:
     highway: str = ""  # OSM highway=* value, for ranking (residential, primary, ...)
     alt_names: tuple[str, ...] = ()  # old_name, alt_name, short_name, name:xx ...
     postcode: str | None = None
+    # What the source says of the street's areas (TIGER ranges know their state and county);
+    # point in polygon fills what is not given.
+    admin1: str | None = None
+    admin2: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from geobatch.text.normalize import tokenize
+from geobatch.text.scripts import transliterated
 
 # Expanded wherever they stand in a name.
 _ANYWHERE: dict[str, str] = {
@@ -56,6 +57,16 @@ _ANYWHERE: dict[str, str] = {
     "kgs": "kongens",
     "skt": "sankt",
     "sct": "sankt",
+    # Russian (folded: й is и, ё is е)
+    "ул": "улица",
+    "пер": "переулок",
+    "просп": "проспект",
+    "пл": "площадь",
+    "наб": "набережная",
+    "ш": "шоссе",
+    # Greek
+    "οδ": "οδοσ",
+    "λεωφ": "λεωφοροσ",
     # French
     "bvd": "boulevard",
     "che": "chemin",
@@ -122,13 +133,17 @@ _TRANSCRIPTIONS = str.maketrans(
 _TRANSCRIBED = frozenset("äöüÄÖÜøØåÅ")
 
 
-def name_keys(name: str) -> list[str]:
-    """The key of ``name`` and the key of its transcribed spelling too.
+def name_keys(name: str, transliteration: bool = True) -> list[str]:
+    """The key of ``name``, of its transcribed spelling, and of its Latin spelling.
 
     "Mühleholz" is typed both "Muhleholz" and "Muehleholz", "København" both "Kobenhavn" and
-    "Koebenhavn", "Århus" "Aarhus": every spelling must find it.
+    "Koebenhavn", "Århus" "Aarhus": every spelling must find it. A name in another script is
+    found by its transliteration too ("Москва" by "Moskva", :mod:`geobatch.text.scripts`).
     """
     keys = [name_key(name)]
     if any(ch in _TRANSCRIBED for ch in name):
         keys.append(name_key(name.translate(_TRANSCRIPTIONS)))
+    latin = transliterated(name) if transliteration else None
+    if latin is not None:
+        keys.append(name_key(latin))
     return [k for k in dict.fromkeys(keys) if k]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from anyascii import anyascii
+
 # A number, an optional letter, and optionally more number parts joined by - or /.
 HOUSENUMBER = re.compile(r"^\d{1,6}[a-z]?(?:[-/]\d{1,5}[a-z]?)?$")
 _LEADING_INT = re.compile(r"^(\d+)")
@@ -20,6 +22,9 @@ def normalize_housenumber(text: str) -> str:
     """Comparable form: ``"12 A"`` → ``"12a"``, ``"203 - 06"`` → ``"203-06"``, ``"19*"`` →
     ``"19"`` (the same key a query's words make, so that no address is out of reach)."""
     folded = text.strip().lower()
+    if not folded.isascii():
+        # "١٢" (Arabic-Indic digits) is 12, "12А" (Cyrillic) 12a: the key a query makes.
+        folded = anyascii(folded).lower()
     folded = _SPACES_IN_NUMBER.sub(lambda m: m.group(1) or "", folded)
     return _END_MARKS.sub("", folded.replace(" ", ""))
 
