@@ -253,7 +253,8 @@ def main() -> None:
             print(f"\nimport of {n:,} addresses (+ built-in gazetteer), --memory {args.memory}")
             got = import_index(index, work / "builtin", data, args.memory)
             print(f"  {got['seconds']:.0f} s ({n / got['seconds']:,.0f} addresses/s), "
-                  f"peak memory {got['peak_mb']:,.0f} MB")  # fmt: skip
+                  f"peak memory {got['peak_mb']:,.0f} MB; load average now "
+                  f"{os.getloadavg()[1]:.1f} (5 min)")  # fmt: skip
     # The same number of queries at both sizes, so that memory after them compares too.
     asked = min(args.queries, *(_count_queries(q) for _, q in made.values()))
     for label, (index, queries) in made.items():

@@ -348,7 +348,13 @@ def _write_addresses(
     for f in temp.values():
         f.close()
     for column in _ADDR_COLUMNS:
-        out.array(f"addr.{column}", np.fromfile(work / f"col-{column}", dtype=np.int32))
+        # Copied a piece at a time: a column of a world's addresses is gigabytes.
+        stream = out.stream(f"addr.{column}", np.int32)
+        if total:
+            values = np.memmap(work / f"col-{column}", dtype=np.int32, mode="r")
+            stream.write_many(values[i : i + _COPY_PIECE] for i in range(0, total, _COPY_PIECE))
+            del values
+        stream.finish()
     out.array("streets.addr_start", np.r_[0, np.cumsum(counts)].astype(np.int64))
     if total:  # read back mapped: the grid is worked a chunk at a time
         lat_e7 = np.memmap(work / "col-lat", dtype=np.int32, mode="r")
@@ -363,6 +369,9 @@ def _write_addresses(
         spill.remove()
     groups.sort(key=lambda g: g.first)
     return total, groups
+
+
+_COPY_PIECE = 4_000_000  # values per piece of a column copied into the data set file
 
 
 def _postcode_groups(frames: list[tuple[Any, ...]]) -> list[PostcodeGroup]:
