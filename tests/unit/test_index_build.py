@@ -206,3 +206,16 @@ def test_an_import_killed_midway_leaves_the_index_usable(tmp_path: Path) -> None
     clean_stale_work(index)  # what the next import does first
     assert not [p for p in index.iterdir() if p.name.startswith(".import-") or ".tmp-" in p.name]
     assert import_source(index, open_source(source)).counts["addresses"] == 300_000
+
+
+def test_the_budget_counts_what_the_import_holds_already() -> None:
+    from geobatch.index import build
+
+    resident = build._resident_bytes()
+    assert resident > 10_000_000  # an interpreter with numpy loaded: /proc/self/statm was read
+    budget = 3_000_000_000
+    assert build._working_budget(budget, 0) <= budget - resident
+    with_workers = build._working_budget(budget, 2)
+    assert with_workers <= budget - resident - 2 * build._WORKER_OWN_BYTES
+    # A budget smaller than what is held still leaves the import some room to work in.
+    assert build._working_budget(1_000_000, 2) == build.MIN_MEMORY_MB * 1_000_000 // 2
