@@ -214,8 +214,9 @@ def test_the_budget_counts_what_the_import_holds_already() -> None:
     resident = build._resident_bytes()
     assert resident > 10_000_000  # an interpreter with numpy loaded: /proc/self/statm was read
     budget = 3_000_000_000
-    assert build._working_budget(budget, 0) <= budget - resident
+    slack = 5_000_000  # the process's own memory moves a little between the two readings
+    assert build._working_budget(budget, 0) <= budget - resident + slack
     with_workers = build._working_budget(budget, 2)
-    assert with_workers <= budget - resident - 2 * build._WORKER_OWN_BYTES
+    assert with_workers <= budget - resident - 2 * build._WORKER_OWN_BYTES + slack
     # A budget smaller than what is held still leaves the import some room to work in.
     assert build._working_budget(1_000_000, 2) == build.MIN_MEMORY_MB * 1_000_000 // 2
