@@ -50,6 +50,9 @@ class LineCodec:
             raise InputError("the file is unreadable")
         return LineBatch(BatchHeader(fmt, "1.0"), lines)
 
+    def entity_bound(self, stream: BinaryIO, fmt: str) -> int:
+        return len(stream.read().decode("utf-8").splitlines())
+
     def outcome(self, row: BatchRow, answer: Answer) -> Outcome:
         return "failed" if answer.status is ResultStatus.FAILED else "succeeded"
 

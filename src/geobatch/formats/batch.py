@@ -64,6 +64,11 @@ class BatchCodec(Protocol):
 
     def decode(self, stream: BinaryIO, fmt: str) -> DecodedBatch: ...
 
+    def entity_bound(self, stream: BinaryIO, fmt: str) -> int:
+        """At most how many rows :meth:`decode` yields from the same bytes: a quick scan that
+        parses nothing (:mod:`geobatch.formats.counting`), made when the upload arrives."""
+        ...
+
     def outcome(self, row: BatchRow, answer: Answer) -> Outcome:
         """Which download a row belongs in (the format's own rule for no-result rows)."""
         ...

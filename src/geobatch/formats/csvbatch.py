@@ -18,6 +18,7 @@ from typing import BinaryIO, cast
 from geobatch.errors import InputError
 from geobatch.formats import plaincsv
 from geobatch.formats.batch import BatchHeader, BatchRow, DecodedBatch, Outcome
+from geobatch.formats.counting import count_lines
 from geobatch.formats.plaincsv import ForwardColumns, OutputLayout, ReverseColumns
 from geobatch.model import Answer, GeocodeRequest, ReverseRequest
 
@@ -111,6 +112,10 @@ class PlainCsvCodec:
         }
         batch_header = BatchHeader(format=direction, version=VERSION, details=details)
         return CsvBatch(batch_header, text, rows, columns)
+
+    def entity_bound(self, stream: BinaryIO, fmt: str) -> int:
+        """The physical lines less the header (a row takes one line at least)."""
+        return max(count_lines(stream) - 1, 0)
 
     def outcome(self, row: BatchRow, answer: Answer) -> Outcome:
         """A row with a result succeeded; no match and unusable rows are the failed ones."""

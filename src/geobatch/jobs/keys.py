@@ -7,10 +7,9 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from geobatch.jobs.errors import LimitExceeded, NotAuthenticated
-from geobatch.jobs.store import ApiKey, JobStore
+from geobatch.jobs.store import ApiKey, JobStore, day_of
 
 KEY_BYTES = 32  # 64 hex characters, the length of a Bing Maps key
 
@@ -28,7 +27,8 @@ def hash_secret(secret: str) -> str:
 
 
 def usage_day(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+    """The UTC day usage at ``now`` counts against (a job's: the day it was created)."""
+    return day_of(now)
 
 
 def create_key(
@@ -68,12 +68,22 @@ def used_today(store: JobStore, key: ApiKey, now: float) -> int:
 
 
 def check_quota(store: JobStore, key: ApiKey, now: float) -> None:
-    """Refuse new work once the key's daily quota (if it has one) is used up."""
+    """Refuse new work once the key's daily quota (if it has one) is used up or set aside for
+    its jobs in progress (a cheap check before an upload is received; the exact one is made
+    when the job is inserted, with its entity count)."""
     if key.daily_limit is None:
         return
-    used = used_today(store, key, now)
-    if used >= key.daily_limit:
+    day = usage_day(now)
+    used = store.usage(key.id, day)
+    held = store.held(key.id, day)
+    if used + held >= key.daily_limit:
+        aside = (
+            f", {held:,} being set aside for its jobs in progress (what they do not use is given "
+            "back when they end)"
+            if held
+            else ""
+        )
         raise LimitExceeded(
-            f"this key has used {used:,} of its {key.daily_limit:,} entities for today (UTC); "
-            "try again tomorrow"
+            f"this key has used {used:,} of its {key.daily_limit:,} entities for today (UTC)"
+            f"{aside}; try again tomorrow"
         )

@@ -544,7 +544,8 @@ class JobRunner:
                 self._trouble(active, f"geocoding rows {task.first}-{task.last} failed: {reason}")
                 continue
             job = active.job
-            day = None if job.kind in PREPAID_KINDS else usage_day(self.clock())
+            # Charged to the day it was created on, what it set aside was of that day too.
+            day = None if job.kind in PREPAID_KINDS else usage_day(job.created)
             try:
                 self.store.store_records(job, records, day)
             except (sqlite3.Error, OSError) as exc:

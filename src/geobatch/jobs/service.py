@@ -17,10 +17,10 @@ from geobatch.config import Settings
 from geobatch.formats.batch import BatchCodec, Outcome
 from geobatch.jobs import uploads
 from geobatch.jobs.errors import BadJobRequest, JobNotFound
-from geobatch.jobs.keys import authenticate, check_quota
+from geobatch.jobs.keys import authenticate, check_quota, usage_day
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.results import render_result
-from geobatch.jobs.store import ApiKey, Job, JobLimitsCheck, JobStatus, JobStore
+from geobatch.jobs.store import ApiKey, Charge, Job, JobLimitsCheck, JobStatus, JobStore
 
 DAY = 86_400.0
 
@@ -109,7 +109,10 @@ class JobService:
         return raw
 
     def create_job(self, key: ApiKey, request: NewJobRequest, raw: Path | None) -> Job:
-        """Unpack the received body (or fetch ``dataLocation``) and queue the job.
+        """Unpack the received body (or fetch ``dataLocation``) and queue the job, with the
+        entities its upload holds set aside from the key's daily allowance (at most the
+        entity limit of a job: more aborts it). Refused with :class:`OutOfCredits` (a
+        :class:`LimitExceeded`) when the key has too few left.
 
         ``raw`` is the received body (possibly empty); it is consumed either way.
         """
@@ -140,19 +143,37 @@ class JobService:
             if raw is not None:
                 raw.unlink(missing_ok=True)
         try:
+            now = self.clock()
             job = self.store.create_job(
                 job_id,
                 key.id,
                 request.kind,
                 request.input_format,
                 request.description,
-                self._limits_check(self.clock()),
+                self._limits_check(now),
+                self._reservation(key, request, upload, now),
             )
         except BaseException:
             upload.unlink(missing_ok=True)
             raise
         self.on_new_job()
         return job
+
+    def _reservation(
+        self, key: ApiKey, request: NewJobRequest, upload: Path, now: float
+    ) -> Charge | None:
+        """What to set aside of a limited key's allowance for an upload: as many entities as it
+        can hold (a byte scan, about 1 ms per MB), at most as many as a job may have (more
+        aborts the job). None for a key without a daily limit: nothing to count against."""
+        if key.daily_limit is None:
+            return None
+        codec = self.codecs.get(request.kind)
+        bound = 0  # no codec: nothing set aside now, the rows are covered as they are stored
+        if codec is not None:
+            with upload.open("rb") as stream:
+                bound = codec.entity_bound(stream, request.input_format)
+        credits = min(bound, self.settings.limits.max_entities)
+        return Charge(key.id, usage_day(now), credits, key.daily_limit)
 
     # --- read --------------------------------------------------------------------------------
 

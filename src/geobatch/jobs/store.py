@@ -5,6 +5,15 @@ every write is one short transaction. The unit of progress is a chunk of rows: i
 job's processed/failed counts and the key's usage move together in one transaction, so a server
 killed at any moment restarts with no row lost or counted twice.
 
+A key's daily allowance is never overspent, however many jobs it submits at once. A job charged
+as its rows are geocoded (a Bing or CSV job) sets aside (``reserved``) as many entities as its
+upload can hold, counted when it arrives, checked against the key's usage *and* what its other
+jobs in progress have set aside, in the transaction that inserts it. Its rows are stored only
+while they are covered (past that, more is set aside or the job is aborted), each geocoded block
+moves its rows from set aside to used, and the rest goes back when the upload is decoded; what
+an active job set aside stops counting once it ends (Completed or Aborted) or is deleted. A job
+is charged to the UTC day it was created on, where its allowance was set aside.
+
 Times are Unix seconds (floats); usage days are UTC ``YYYY-MM-DD`` strings.
 """
 
@@ -16,6 +25,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -72,7 +82,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     completed REAL,
     expires REAL,                       -- results are deleted after this
     purged INTEGER NOT NULL DEFAULT 0,  -- 1 once the results are deleted
-    unfinished INTEGER NOT NULL DEFAULT 0 -- runner attempts that never came back (crashes)
+    unfinished INTEGER NOT NULL DEFAULT 0, -- runner attempts that never came back (crashes)
+    reserved INTEGER NOT NULL DEFAULT 0 -- allowance set aside for rows not geocoded (if active)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key_id, created);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created);
@@ -125,6 +136,7 @@ class Job:
     completed: float | None
     expires: float | None
     purged: bool
+    reserved: int = 0  # of the key's daily allowance, set aside for rows not yet geocoded
 
     @property
     def succeeded(self) -> int:
@@ -217,6 +229,8 @@ def _job(row: sqlite3.Row) -> Job:
         completed=row["completed"],
         expires=row["expires"],
         purged=bool(row["purged"]),
+        # Set aside only while the job is active: an ended job holds nothing (module docstring).
+        reserved=row["reserved"] if row["status"] in ACTIVE else 0,
     )
 
 
@@ -236,6 +250,8 @@ class JobStore:
         columns = {row["name"] for row in con.execute("PRAGMA table_info(jobs)")}
         if "unfinished" not in columns:
             con.execute("ALTER TABLE jobs ADD COLUMN unfinished INTEGER NOT NULL DEFAULT 0")
+        if "reserved" not in columns:
+            con.execute("ALTER TABLE jobs ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0")
 
     # --- connections -------------------------------------------------------------------------
 
@@ -316,13 +332,18 @@ class JobStore:
         rows = self._read("SELECT count FROM usage WHERE key_id = ? AND day = ?", (key_id, day))
         return int(rows[0]["count"]) if rows else 0
 
+    def held(self, key_id: int, day: str) -> int:
+        """What the key's active jobs created on ``day`` have set aside and not used yet."""
+        return _held(self._connection(), key_id, day)
+
     def add_usage(self, key_id: int, day: str, count: int) -> None:
         with self.transaction() as con:
             _add_usage(con, key_id, day, count)
 
     def charge(self, charge: Charge) -> int:
         """Check and take credits in one IMMEDIATE transaction, so concurrent charges never
-        overspend; returns the day's usage after this charge, or raises :class:`OutOfCredits`."""
+        overspend (what active jobs have set aside counts as spent); returns the day's usage
+        after this charge, or raises :class:`OutOfCredits`."""
         with self.transaction() as con:
             return _charge(con, charge)
 
@@ -336,17 +357,27 @@ class JobStore:
         input_format: str,
         description: str | None,
         limits: JobLimitsCheck,
+        reservation: Charge | None = None,
     ) -> Job:
-        """Insert a Pending job, unless the key is at its pending-job or 24-hour job limit."""
+        """Insert a Pending job, unless the key is at its pending-job or 24-hour job limit.
+
+        ``reservation``: the entities (``credits``) to set aside from the key's allowance of
+        ``day`` for the job's rows, refused with :class:`OutOfCredits` when its usage and what
+        its other active jobs hold leave too few; checked and taken in the transaction that
+        inserts the job, so concurrent submissions never set aside more than the key has.
+        """
         now = limits.now
+        reserved = 0 if reservation is None else reservation.credits
         with self.transaction() as con:
             # Checked again here, inside the write transaction: the read-only pre-check of
             # check_job_limits can race with another request of the same key.
             _check_job_limits(con, key_id, kind, limits)
+            if reservation is not None:
+                _reserve(con, reservation)
             con.execute(
-                "INSERT INTO jobs (id, key_id, kind, input_format, status, description, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, key_id, kind, input_format, JobStatus.PENDING, description, now),
+                "INSERT INTO jobs (id, key_id, kind, input_format, status, description, created,"
+                " reserved) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, key_id, kind, input_format, JobStatus.PENDING, description, now, reserved),
             )
         job = self.get_job(job_id)
         assert job is not None
@@ -442,11 +473,17 @@ class JobStore:
             )
 
     def add_rows(self, job_id: str, rows: Sequence[BatchRow]) -> None:
-        """Store decoded rows; rows already stored (a decode resumed after a restart) are kept."""
+        """Store decoded rows; rows already stored (a decode resumed after a restart) are kept.
+
+        The job's rows not yet geocoded must be covered by what it set aside: past that, more
+        is set aside if the key has it left, else :class:`AllowanceExceeded` is raised and
+        nothing of this call is stored.
+        """
         if not rows:
             return
         with self.transaction() as con:
             _check_still_active(con, job_id)
+            _cover(con, job_id, rows[-1].seq + 1)
             con.executemany(
                 "INSERT OR IGNORE INTO job_rows (job_id, seq, row) VALUES (?, ?, ?)",
                 ((job_id, row.seq, _dumps(row_to_dict(row))) for row in rows),
@@ -456,14 +493,16 @@ class JobStore:
             )
 
     def finish_decode(self, job_id: str) -> int:
-        """Mark every row stored; the total becomes the number of stored rows."""
+        """Mark every row stored; the total becomes the number of stored rows, and what the job
+        set aside beyond its rows not yet geocoded goes back to the key."""
         with self.transaction() as con:
             total = con.execute(
                 "SELECT count(*) FROM job_rows WHERE job_id = ?", (job_id,)
             ).fetchone()[0]
             con.execute(
-                "UPDATE jobs SET decoded = 1, total = ? WHERE id = ? AND status != ?",
-                (total, job_id, JobStatus.ABORTED),
+                "UPDATE jobs SET decoded = 1, total = ?,"
+                " reserved = min(reserved, max(? - processed, 0)) WHERE id = ? AND status != ?",
+                (total, total, job_id, JobStatus.ABORTED),
             )
         return int(total)
 
@@ -528,8 +567,13 @@ class JobStore:
                     "UPDATE jobs SET processed = processed + ?, failed = failed + ? WHERE id = ?",
                     (processed, failed, job.id),
                 )
-            if usage_day is not None:
+            if usage_day is not None and processed:
                 _add_usage(con, job.key_id, usage_day, processed)
+                # The rows move from set aside to used: the key's total stays the same.
+                con.execute(
+                    "UPDATE jobs SET reserved = max(reserved - ?, 0) WHERE id = ?",
+                    (processed, job.id),
+                )
         return processed, failed
 
     def complete(self, job_id: str, now: float, expires: float) -> bool:
@@ -718,6 +762,11 @@ class JobCancelled(InputError):
     """The job was cancelled or deleted while a runner was storing its rows: stop reading it."""
 
 
+class AllowanceExceeded(InputError):
+    """The upload holds more entities than the key's daily allowance can cover (found while
+    its rows were stored): the job is aborted with this reason."""
+
+
 def _check_still_active(con: sqlite3.Connection, job_id: str) -> None:
     row = con.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None or row[0] not in ACTIVE:
@@ -763,21 +812,105 @@ def _check_job_limits(
 
 
 def _charge(con: sqlite3.Connection, charge: Charge) -> int:
-    used = int(
-        con.execute(
-            "SELECT coalesce(sum(count), 0) FROM usage WHERE key_id = ? AND day = ?",
-            (charge.key_id, charge.day),
-        ).fetchone()[0]
-    )
+    used = _used(con, charge.key_id, charge.day)
     limit = charge.daily_limit
-    if limit is not None and used + charge.credits > limit:
-        left = max(limit - used, 0)
-        raise OutOfCredits(
-            f"this request needs {charge.credits:,} credit{'s' * (charge.credits != 1)} but the "
-            f"key has {left:,} of its {limit:,} left for today (UTC); try again tomorrow"
-        )
+    if limit is not None:
+        held = _held(con, charge.key_id, charge.day)
+        if used + held + charge.credits > limit:
+            left = max(limit - used - held, 0)
+            raise OutOfCredits(
+                f"this request needs {charge.credits:,} credit{'s' * (charge.credits != 1)} but "
+                f"the key has {left:,} of its {limit:,} left for today (UTC)"
+                f"{_held_note(held)}; try again tomorrow"
+            )
     _add_usage(con, charge.key_id, charge.day, charge.credits)
     return used + charge.credits
+
+
+def day_of(now: float) -> str:
+    """The UTC day (``YYYY-MM-DD``) of a time: usage is counted per key and UTC day."""
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+
+
+def _used(con: sqlite3.Connection, key_id: int, day: str) -> int:
+    row = con.execute(
+        "SELECT count FROM usage WHERE key_id = ? AND day = ?", (key_id, day)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _held(con: sqlite3.Connection, key_id: int, day: str) -> int:
+    """What the key's active jobs created on ``day`` (charged to it) have set aside."""
+    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    row = con.execute(
+        "SELECT coalesce(sum(reserved), 0) FROM jobs WHERE key_id = ? AND created >= ?"
+        " AND created < ? AND status IN (?, ?)",
+        (key_id, start, start + 86_400.0, *ACTIVE),
+    ).fetchone()
+    return int(row[0])
+
+
+def _held_note(held: int) -> str:
+    if not held:
+        return ""
+    return (
+        f", {held:,} being set aside for its jobs in progress (what they do not use is given "
+        "back when they end)"
+    )
+
+
+def _reserve(con: sqlite3.Connection, reservation: Charge) -> None:
+    """Refuse a new job whose entities the key's allowance cannot cover with what its usage and
+    its active jobs leave (nothing is written: the caller inserts the job with them set aside)."""
+    limit = reservation.daily_limit
+    if limit is None:
+        return
+    used = _used(con, reservation.key_id, reservation.day)
+    held = _held(con, reservation.key_id, reservation.day)
+    if used + held + reservation.credits <= limit:
+        return
+    left = max(limit - used - held, 0)
+    count = reservation.credits
+    advice = "try again tomorrow"
+    if left:
+        advice = f"send at most {left:,} entities, or {advice}"
+    raise OutOfCredits(
+        f"the upload holds up to {count:,} entit{'ies' if count != 1 else 'y'} but the key has "
+        f"{left:,} of its {limit:,} entities left for today (UTC){_held_note(held)}; {advice}"
+    )
+
+
+def _cover(con: sqlite3.Connection, job_id: str, stored: int) -> None:
+    """The job is about to hold ``stored`` rows (at least): set aside more of the key's
+    allowance when its rows not yet geocoded need it, or raise :class:`AllowanceExceeded`.
+
+    Only where the upload's count at its arrival was short (the codec's bound is an upper one
+    for the files it reads) or the job predates reservations."""
+    job = con.execute(
+        "SELECT j.key_id, j.created, j.total, j.processed, j.reserved, k.daily_limit"
+        " FROM jobs AS j JOIN api_keys AS k ON k.id = j.key_id WHERE j.id = ?",
+        (job_id,),
+    ).fetchone()
+    limit = job["daily_limit"]
+    processed = int(job["processed"])
+    need = max(int(job["total"]), stored) - processed - int(job["reserved"])
+    if limit is None or need <= 0:
+        return
+    day = day_of(job["created"])
+    used, held = _used(con, job["key_id"], day), _held(con, job["key_id"], day)
+    if used + held + need > limit:
+        covered = processed + int(job["reserved"])
+        cost = (
+            "nothing of it was geocoded or charged"
+            if processed == 0
+            else f"the {processed:,} entities geocoded before stay charged"
+        )
+        raise AllowanceExceeded(
+            f"the upload holds more than the {covered:,} entities set aside for it when it was "
+            f"sent, and the key has too few left of its {limit:,} for that day ({day}, UTC) for "
+            f"the rest; the job is stopped and {cost}: send fewer entities, or try again tomorrow"
+        )
+    con.execute("UPDATE jobs SET reserved = reserved + ? WHERE id = ?", (need, job_id))
 
 
 def _add_usage(con: sqlite3.Connection, key_id: int, day: str, count: int) -> None:

@@ -13,11 +13,12 @@ from typing import BinaryIO
 from geobatch.errors import InputError
 from geobatch.formats.batch import BatchHeader, BatchRow, DecodedBatch, Outcome
 from geobatch.formats.bing import schema as s
-from geobatch.formats.bing.sniff import check_head, peek
+from geobatch.formats.bing.sniff import HEAD_BYTES, check_head, peek
 from geobatch.formats.bing.textdecode import TextBatch
 from geobatch.formats.bing.textencode import encode_v1, encode_v2
 from geobatch.formats.bing.xmldecode import XmlBatch
 from geobatch.formats.bing.xmlencode import encode_xml
+from geobatch.formats.counting import count_lines, count_occurrences
 from geobatch.model import Answer, ResultStatus
 
 INPUT_FORMATS = ("xml", *s.TEXT_FORMATS)
@@ -63,6 +64,20 @@ class BingCodec:
             return XmlBatch(stream)
         return TextBatch(stream, fmt)
 
+    def entity_bound(self, stream: BinaryIO, fmt: str) -> int:
+        """At most how many entities :meth:`decode` yields from ``stream`` (seekable, at its
+        start), by a byte scan: XML, the ``GeocodeEntity`` start tags (the name's occurrences
+        less its end tags; decode reads only ASCII-compatible XML, a NUL byte is refused);
+        text, the physical lines less the version and header lines (an entity takes one line
+        at least)."""
+        fmt = normalise_format(fmt)
+        if fmt == "xml":
+            names, ends = count_occurrences(stream, (b"GeocodeEntity", b"</GeocodeEntity"))
+            return max(names - ends, 0)
+        head = stream.read(HEAD_BYTES)
+        stream.seek(0)
+        return max(count_lines(stream) - _header_lines(head, s.DELIMITERS[fmt]), 0)
+
     def outcome(self, row: BatchRow, answer: Answer) -> Outcome:
         """Faulted entities and failed geocodes are *failed*; everything else — including an
         entity with no match, which is a Success with no GeocodeResponse (spec §16) — succeeded."""
@@ -84,3 +99,16 @@ class BingCodec:
         if header.version == "2.0":
             return encode_v2(out, header, rows, excel_safe=self.excel_safe)
         return encode_v1(out, header, rows, excel_safe=self.excel_safe)
+
+
+def _header_lines(head: bytes, delimiter: str) -> int:
+    """How many of a text file's first lines are not entities: a version line and (version
+    2.0) the header line, or the optional header row of a version 1.0 file."""
+    text = head.decode("utf-8-sig", errors="replace")
+    # Split as the decoder does (CR, LF, CRLF only: not str.splitlines's other separators).
+    first = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
+    match = s.VERSION_LINE_RE.match(first)
+    if match is not None:
+        return 1 if match.group(1) in ("1", "1.0") else 2
+    cell = first.split(delimiter)[0].strip().strip('"').casefold()
+    return 1 if cell in s.V1_HEADER_FIRST_CELLS else 0
