@@ -17,6 +17,10 @@ few microseconds) and refuses with :class:`StoreUnavailable` and the reason whil
 - on a disk with less free space than the reserve: writes are refused, reads go on (a full disk
   does not fault: SQLite allocates the index's pages when it creates them).
 
+Closing a connection is an access too: the last one to close checkpoints, writing the index. On a
+read-only or immutable directory the store's connections are therefore left open for good (kept
+from Python's garbage collector, even at interpreter exit) rather than closed.
+
 A fault that arrives in the microseconds between the look and SQLite's next store into the index
 can still crash the process; see docs/security.md ("Disk faults") for why no other choice closes
 that window without giving up WAL.
@@ -24,11 +28,16 @@ that window without giving up WAL.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
 import ctypes.util
 import errno
 import os
+import sqlite3
 import struct
+import weakref
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -153,14 +162,40 @@ def disk_fault_of(exc: BaseException, check: DiskCheck | None = None) -> StoreUn
     if isinstance(exc, StoreUnavailable):
         return exc
     reason = check.fault(write=True) if check is not None else None
-    name = getattr(exc, "sqlite_errorname", None)
-    if isinstance(name, str):
-        if not name.startswith(DISK_SQLITE_ERRORS):
+    if isinstance(exc, sqlite3.Error):
+        # Any SQLite error while the data directory is at fault is that fault (a write refused
+        # midway can surface as "database is locked"); else only its I/O error codes are.
+        name = getattr(exc, "sqlite_errorname", None) or ""
+        if reason is None and not name.startswith(DISK_SQLITE_ERRORS):
             return None
     elif not isinstance(exc, OSError):
         return None
-    elif exc.errno not in DISK_ERRNOS:
-        # EPERM, ENOENT...: the disk's fault only when the data directory is found at fault.
-        if exc.errno not in MAYBE_DISK_ERRNOS or reason is None:
-            return None
+    elif exc.errno not in DISK_ERRNOS and (exc.errno not in MAYBE_DISK_ERRNOS or reason is None):
+        return None  # EPERM, ENOENT...: the disk's only when the data directory is at fault
     return StoreUnavailable(reason or f"the server cannot write to its data directory: {exc}")
+
+
+_ABANDONED: list[sqlite3.Connection] = []
+_CLOSE_AT_EXIT: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def abandon(connections: Iterable[sqlite3.Connection]) -> None:
+    """Never close these connections, not even when Python frees them at exit: an extra
+    reference that nothing releases (closing would make SQLite write its WAL index)."""
+    for con in connections:
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(con))
+        _ABANDONED.append(con)
+
+
+def close_at_exit(owner: Any) -> None:
+    """Call ``owner.close()`` when the interpreter exits, before it frees objects: a store
+    decides there whether its connections may be closed (see :func:`abandon`)."""
+    _CLOSE_AT_EXIT.add(owner)
+
+
+@atexit.register
+def _close_owners() -> None:
+    for owner in list(_CLOSE_AT_EXIT):
+        close: Callable[[], None] = owner.close
+        with contextlib.suppress(Exception):  # exiting: nothing left to report to
+            close()

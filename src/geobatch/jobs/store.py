@@ -6,7 +6,8 @@ used (:mod:`geobatch.jobs.diskcheck`: SQLite would crash the process on a read-o
 immutable one), and a disk fault is raised as :class:`StoreUnavailable` with the reason.
 
 The unit of progress is a chunk of rows: its answers, the job's processed/failed counts and the
-key's usage move together in one transaction, so a server killed at any moment restarts with no row lost or counted twice.
+key's usage move together in one transaction, so a server killed at any moment restarts with no
+row lost or counted twice.
 
 Times are Unix seconds (floats); usage days are UTC ``YYYY-MM-DD`` strings.
 """
@@ -36,7 +37,13 @@ from geobatch.formats.serialize import (
     row_from_dict,
     row_to_dict,
 )
-from geobatch.jobs.diskcheck import DEFAULT_MIN_FREE_MB, DiskCheck, disk_fault_of
+from geobatch.jobs.diskcheck import (
+    DEFAULT_MIN_FREE_MB,
+    DiskCheck,
+    abandon,
+    close_at_exit,
+    disk_fault_of,
+)
 from geobatch.jobs.errors import LimitExceeded, OutOfCredits
 from geobatch.model import Answer
 
@@ -244,6 +251,7 @@ class JobStore:
         if "unfinished" not in columns:
             con.execute("ALTER TABLE jobs ADD COLUMN unfinished INTEGER NOT NULL DEFAULT 0")
         self.disk.remember()
+        close_at_exit(self)
 
     # --- connections -------------------------------------------------------------------------
 
@@ -299,11 +307,17 @@ class JobStore:
             raise self._translated(exc) from exc
 
     def close(self) -> None:
-        """Close every connection this store opened (in any thread)."""
+        """Close every connection this store opened (in any thread) -- unless the data directory
+        is read-only, immutable or gone: closing writes SQLite's WAL index, which would crash the
+        process there, so they are left open for good (:func:`~geobatch.jobs.diskcheck.abandon`).
+        Called at interpreter exit too."""
         with self._lock:
             connections, self._all = self._all, []
-        for con in connections:
-            con.close()
+        if connections and self.disk.fault(write=False) is not None:
+            abandon(connections)
+        else:
+            for con in connections:
+                con.close()
         self._local = threading.local()
 
     # --- keys --------------------------------------------------------------------------------
