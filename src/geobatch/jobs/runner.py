@@ -53,7 +53,7 @@ from geobatch.batch.worker import IndexLocation
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError
 from geobatch.formats.batch import BatchCodec
-from geobatch.jobs.blocks import BlockLedger, Culprit, Suspect
+from geobatch.jobs.blocks import ROW_CRASHES, BlockLedger, Culprit, Suspect
 from geobatch.jobs.errors import StoreUnavailable
 from geobatch.jobs.keys import usage_day
 from geobatch.jobs.kinds import PREPAID_KINDS
@@ -359,8 +359,8 @@ class JobRunner:
         if found is not None and found[0].id:
             entity += f" (Id {found[0].id!r})"
         return (
-            f"the job runner stopped {culprit.crashes} times while working on this job, the "
-            f"last {culprit.crashes - 1} times with only {entity} in hand; the job is stopped "
+            f"the job runner stopped {culprit.crashes} times while working on this job, "
+            f"{ROW_CRASHES} of them with only {entity} in hand; the job is stopped "
             "so that other jobs can run: remove or fix that entity and submit the job again, "
             "or tell the server's operator"
         )
