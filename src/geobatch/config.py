@@ -115,6 +115,9 @@ class Settings:
     decode_seconds: float = 600.0
     # Jobs decoded at the same time (each in a process of its own, beside the workers).
     decoders: int = 2
+    # Writes to the data directory (new jobs, keys, usage, answers) are refused with 503 while
+    # its disk has less than this free, so a full disk is met with a reason, not an I/O error.
+    min_free_mb: int = 64
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -239,6 +242,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("data_dir", DATA_DIR_ENV, _path, "job service data directory"),
     Option("workers", WORKERS_ENV, _whole(1, MAX_WORKERS), "geocoding worker processes"),
     Option("chunk_size", "GEOBATCH_CHUNK_SIZE", _whole(1, 1_000_000), "rows per geocoding chunk"),
+    Option(
+        "min_free_mb",
+        "GEOBATCH_MIN_FREE_MB",
+        _whole(0, 1_000_000),
+        "free MB the data directory's disk keeps; below it writes get 503",
+    ),
     Option(
         "limits.max_upload_bytes",
         "GEOBATCH_MAX_UPLOAD_MB",

@@ -63,7 +63,8 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def add_key(self, name: str, *extra: str) -> str:
-        done = run_cli("keys", "create", "--name", name, "--data-dir", str(self.data_dir), *extra)
+        args = ("keys", "create", "--name", name, "--data-dir", str(self.data_dir), *extra)
+        done = run_cli(*args, env=self.env)  # with the server's settings
         assert done.returncode == 0, done.stderr
         secret = done.stdout.strip()
         self.keys[name] = secret

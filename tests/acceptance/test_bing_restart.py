@@ -114,3 +114,31 @@ def test_sigkill_mid_job_then_restart_completes_every_row_once(
     counts = Counter(ids)
     assert len(ids) == ROWS and set(counts.values()) == {1}
     assert set(counts) == {str(i) for i in range(ROWS)}
+
+
+def test_three_sigkills_during_one_job_resume_it_each_time(
+    small_chunk_server: Server, client: httpx.Client
+) -> None:
+    """The issue's run: the server killed three times during one job used to abort it ("runner
+    stopped 3 times") and throw its geocoded rows away; now it resumes and completes."""
+    server, key = small_chunk_server, small_chunk_server.keys["crash"]
+    response = bing.create(client, server.base, key, _job(), "pipe")
+    assert response.status_code == 201
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    for past in (ROWS // 10, ROWS // 4, ROWS // 2):
+        job_url = f"{server.base}/REST/v1/dataflows/Geocode/{job_id}"
+        deadline = time.monotonic() + 120
+        while (current := bing.status(client, job_url, key)).processed <= past:
+            assert current.status == "Pending", current
+            assert time.monotonic() < deadline, "the job does not progress"
+            time.sleep(0.01)
+        server.kill()
+        server.restart()
+    job_url = f"{server.base}/REST/v1/dataflows/Geocode/{job_id}"
+    done = bing.wait(client, job_url, key)
+    assert (done.status, done.total, done.processed) == ("Completed", ROWS, ROWS)
+    ids: list[str] = []
+    for outcome in ("succeeded", "failed"):
+        if outcome in done.links:
+            ids += _ids(client.get(done.links[outcome], params={"key": key}).content)
+    assert Counter(ids) == Counter(str(i) for i in range(ROWS))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
@@ -16,7 +15,7 @@ from geobatch.batch.executors import Executor, LocalExecutor
 from geobatch.config import JobLimits
 from geobatch.jobs.errors import BadJobRequest, JobNotFound, LimitExceeded
 from geobatch.jobs.keys import create_key
-from geobatch.jobs.runner import MAX_JOB_ATTEMPTS, MAX_RUNNER_DEATHS, JobRunner
+from geobatch.jobs.runner import MAX_JOB_ATTEMPTS, JobRunner
 from geobatch.jobs.service import JobService, NewJobRequest, clean_up_after_crash
 from geobatch.jobs.store import ApiKey, Job, JobStatus, JobStore
 from tests.unit.test_jobs_support import LineCodec, echo_executor, echo_opener, settings_for
@@ -375,39 +374,78 @@ def test_a_purge_between_rendering_and_opening_is_not_found(
         service.open_result(harness.key, job_id, "succeeded")
 
 
-def test_a_job_the_runner_keeps_dying_on_is_aborted(harness: Harness) -> None:
-    """The runner process killed mid-job (out of memory, say) never reaches leave_job: after
-    MAX_RUNNER_DEATHS such attempts the job is aborted, and the queue behind it moves on."""
-    bad = harness.submit("a\nb\n")
-    good = harness.submit("c\n")
-    for _ in range(MAX_RUNNER_DEATHS):
-        harness.store.enter_job(bad)  # an attempt that never came back
-    assert harness.runner.run_once()
+class DieOnPoison(LocalExecutor):
+    """An executor whose process dies (like a runner killed by what it runs) when a block
+    holding the query ``poison`` is submitted."""
+
+    def __init__(self) -> None:
+        super().__init__(1, opener=echo_opener)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+        rows: list[tuple[int, str]] = args[1]
+        if any('"poison"' in text for _, text in rows):
+            raise SystemExit("killed by a row")
+        return super().submit(fn, *args)
+
+
+def die_on_poison() -> Executor:
+    return DieOnPoison()
+
+
+def crash_after_one() -> Executor:
+    return CrashAfter(1)
+
+
+def _runs_until_done(harness: Harness, factory: Callable[[], Executor], most: int) -> int:
+    """Runners (a new one after each death, as the server starts them) until one returns;
+    the number of deaths."""
+    for deaths in range(most + 1):
+        runner = JobRunner(harness.store, harness.settings, CODECS, factory)
+        try:
+            runner.run_once()
+        except SystemExit:
+            continue
+        return deaths
+    pytest.fail(f"the runner died more than {most} times")
+
+
+def test_a_row_that_kills_the_runner_aborts_its_job_naming_it(harness: Harness) -> None:
+    """The block in hand at the first death runs alone, then row by row: the row alone in hand
+    at two deaths is named, its job aborted; the other job completes."""
+    bad = harness.submit("a\nb\nc\nd\npoison\nf\ng\n")  # blocks 0-2, 3-5, 6
+    good = harness.submit("x\ny\n")
+    assert _runs_until_done(harness, die_on_poison, 8) == 4
     job = harness.store.get_job(bad)
     assert job is not None and job.status is JobStatus.ABORTED
-    assert job.error_message and "stopped 3 times" in job.error_message
+    assert job.error_message is not None
+    assert "stopped 4 times" in job.error_message
+    assert "entity 5 of the upload (Id '4')" in job.error_message
     done = harness.store.get_job(good)
     assert done is not None and done.status is JobStatus.COMPLETED
 
 
-def test_attempts_that_come_back_are_not_counted(harness: Harness) -> None:
-    job_id = harness.submit("a\n")
-    harness.store.enter_job(job_id)  # one death: the job is still tried
-    assert harness.runner.run_once()
+def test_deaths_from_outside_cost_a_second_run_not_the_job(harness: Harness) -> None:
+    """Three deaths at moments that have nothing to do with the rows (kill -9, the OOM killer)
+    leave the job to complete, with every row answered once."""
+    lines = [f"q{i}" for i in range(30)]
+    job_id = harness.submit("\n".join(lines))
+    for _ in range(3):
+        runner = JobRunner(harness.store, harness.settings, CODECS, crash_after_one)
+        with pytest.raises(SystemExit):
+            runner.run_once()
+    harness.runner.run_once()
     job = harness.store.get_job(job_id)
     assert job is not None and job.status is JobStatus.COMPLETED
-    assert harness.store.enter_job(job_id) == 1  # the one death, no more
+    assert (job.total, job.processed, job.failed) == (30, 30, 0)
+    _, path = harness.service.result_file(harness.key, job_id, "succeeded")
+    assert [line.split("|")[3] for line in path.read_text().splitlines()] == lines
+    assert harness.runner.blocks.suspects(job_id) == []
 
 
-def test_a_store_from_before_the_death_count_gets_it(tmp_path: Path) -> None:
-    path = settings_for(tmp_path).data_dir / "jobs.sqlite"
-    JobStore(path).close()
-    with sqlite3.connect(path) as con:
-        con.execute("ALTER TABLE jobs DROP COLUMN unfinished")  # as an older version made it
-        assert "unfinished" not in {r[1] for r in con.execute("PRAGMA table_info(jobs)")}
-    h = Harness(tmp_path)
-    try:
-        job_id = h.submit("a\n")
-        assert h.store.enter_job(job_id) == 0
-    finally:
-        h.close()
+def test_a_block_answered_before_its_runner_died_is_not_run_again(harness: Harness) -> None:
+    job_id = harness.submit("a\nb\nc\nd\n")
+    harness.runner.run_once()
+    harness.runner.blocks.sent(job_id, 0, 2, "a runner that died")  # its answers were stored
+    runner = JobRunner(harness.store, harness.settings, CODECS, echo_executor)
+    runner.run_once()
+    assert runner.blocks.suspects(job_id) == []

@@ -6,6 +6,9 @@ fault, anything else a free-text query; a first line ``!unreadable`` makes the w
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -74,9 +77,15 @@ ANSWERED: list[str] = []  # queries in the order an in-process EchoGeocoder answ
 
 
 class EchoGeocoder:
-    """Answers OK with the query (or the point) as the reason; ``fail`` queries fail."""
+    """Answers OK with the query (or the point) as the reason; ``fail`` queries fail, ``~slow``
+    ones take 2 ms, and ``!die`` kills the job runner's process (only there)."""
 
     def geocode_batch(self, requests: Sequence[GeocodeRequest]) -> list[Answer]:
+        for r in requests:
+            if r.query == "~slow":
+                time.sleep(0.002)  # a job long enough to be killed in the middle of
+            elif r.query == "!die" and multiprocessing.current_process().name == "geobatch-jobs":
+                os.kill(os.getpid(), signal.SIGKILL)  # a row that kills the runner process
         ANSWERED.extend(r.query or "" for r in requests)
         return [
             Answer(

@@ -22,13 +22,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from geobatch import __version__
 from geobatch.api import bing, farm, locations, nominatim, openapi, ops, web
 from geobatch.api.access import preload
+from geobatch.api.faults import store_unavailable
 from geobatch.api.params import output_format_or_json
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats.batch import BatchCodec
 from geobatch.formats.bing import BingCodec, render_error
 from geobatch.formats.csvbatch import PlainCsvCodec
-from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated
+from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated, StoreUnavailable
 from geobatch.jobs.farm import FarmService
 from geobatch.jobs.kinds import CSV
 from geobatch.jobs.paths import DataPaths
@@ -101,7 +102,7 @@ def _status_of(exc: GeobatchError) -> int:
         return 401
     if isinstance(exc, JobNotFound):
         return 404
-    if isinstance(exc, LimitExceeded):
+    if isinstance(exc, LimitExceeded | StoreUnavailable):
         return 503
     if isinstance(exc, InputError):
         return 400
@@ -114,8 +115,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         status = _status_of(exc)
         if status == 500:
             log.error("request failed: %s", exc)
+        if isinstance(exc, StoreUnavailable):
+            store_unavailable(request, exc)  # logs it
         auth = exc.reason if isinstance(exc, NotAuthenticated) else None
-        return _error(request, status, str(exc), auth)
+        response = _error(request, status, str(exc), auth)
+        if isinstance(exc, StoreUnavailable):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -139,6 +145,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         return Response(status_code=400)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
+        fault = store_unavailable(request, exc)
+        if fault is not None:
+            response = _error(request, 503, str(fault))
+            response.headers["Retry-After"] = str(fault.retry_after)
+            return response
         log.exception("unexpected error on %s", request.url.path)
         return _error(request, 500, "the server could not complete the request")
 
@@ -176,7 +187,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         paths = DataPaths(settings.data_dir).create()
-        store = JobStore(paths.database)
+        store = JobStore(paths.database, settings.min_free_mb)
         clean_up_after_crash(paths, store)  # before any request: nothing is in flight yet
         runner = RunnerProcess(settings, codecs, executor_factory)
         app.state.settings = settings

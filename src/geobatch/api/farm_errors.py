@@ -2,7 +2,9 @@
 
 The routes use :class:`FarmRoute`, which catches whatever a route raises and maps it to the
 spec's status codes: 400 bad input, 401 key missing or not valid, 402 no credits left, 404 no
-such batch, 500 our fault. The error body carries USER when the request's key is valid.
+such batch, 500 our fault; and 503 (not in the spec, which documents no outage) while the data
+directory cannot be used (full, read-only, gone), with the reason and a Retry-After header.
+The error body carries USER when the request's key is valid.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from geobatch.api.faults import store_unavailable
 from geobatch.errors import GeobatchError, InputError
 from geobatch.formats.farm import FarmEndpoint, FarmError, JsonObject, encode_json, render_error
-from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated
+from geobatch.jobs.errors import JobNotFound, LimitExceeded, NotAuthenticated, StoreUnavailable
 from geobatch.jobs.farm import FarmService
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ def json_response(body: JsonObject, status_code: int = 200) -> Response:
 
 
 def status_of(exc: Exception) -> int:
+    if isinstance(exc, StoreUnavailable):
+        return 503
     if isinstance(exc, FarmError):
         return exc.status_code
     if isinstance(exc, NotAuthenticated):
@@ -54,15 +59,19 @@ def _key_of(request: Request, exc: Exception) -> str | None:
 
 
 def _error_response(request: Request, exc: Exception, endpoint: FarmEndpoint) -> Response:
+    exc = store_unavailable(request, exc) or exc
     status = status_of(exc)
     if status == 500:
         log.error("%s failed", request.url.path, exc_info=exc)
     message = str(exc) if isinstance(exc, GeobatchError) else INTERNAL_MESSAGE
     user = None
-    if status != 401:
+    if status not in (401, 503):  # no USER when the store cannot be read
         farm: FarmService = request.app.state.farm
         user = farm.user_if_valid(_key_of(request, exc))
-    return json_response(render_error(status, message, endpoint=endpoint, user=user), status)
+    response = json_response(render_error(status, message, endpoint=endpoint, user=user), status)
+    if isinstance(exc, StoreUnavailable):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def endpoint_of(path: str) -> FarmEndpoint:

@@ -31,7 +31,7 @@ from geobatch.formats.locations import (
     render_locations,
     select,
 )
-from geobatch.jobs.errors import NotAuthenticated
+from geobatch.jobs.errors import NotAuthenticated, StoreUnavailable
 from geobatch.jobs.ratelimit import retry_after
 from geobatch.jobs.single import QuotaExceeded, RateLimited
 from geobatch.model import GeocodeRequest
@@ -67,6 +67,10 @@ def _error_response(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(retry_after(exc.wait))
     elif isinstance(exc, QuotaExceeded):
         status = 402
+    elif isinstance(exc, StoreUnavailable):
+        status = 503  # the data directory cannot be used (full, read-only, gone)
+        headers["Retry-After"] = str(exc.retry_after)
+        log.warning("%s refused: %s", request.url.path, exc)
     elif isinstance(exc, InputError):
         status = 400
     else:

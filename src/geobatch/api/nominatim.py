@@ -42,7 +42,7 @@ from geobatch.formats.nominatim import (
     render_search,
     render_status,
 )
-from geobatch.jobs.errors import NotAuthenticated
+from geobatch.jobs.errors import NotAuthenticated, StoreUnavailable
 from geobatch.jobs.ratelimit import retry_after
 from geobatch.jobs.single import QuotaExceeded, RateLimited
 
@@ -84,6 +84,10 @@ def _error_response(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(retry_after(exc.wait))
     elif isinstance(exc, QuotaExceeded):
         status = 402
+    elif isinstance(exc, StoreUnavailable):
+        status = 503  # the data directory cannot be used (full, read-only, gone)
+        headers["Retry-After"] = str(exc.retry_after)
+        log.warning("%s refused: %s", request.url.path, exc)
     elif isinstance(exc, InputError):
         status = 400
     else:

@@ -29,6 +29,12 @@ JSON_UTF8 = "application/json; charset=utf-8"
 XML_UTF8 = "application/xml; charset=utf-8"
 
 
+UNAVAILABLE = (
+    "the server's data directory cannot be used right now (disk full, read-only, gone): the "
+    "message says why; try again after Retry-After seconds."
+)
+
+
 def obj(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
     schema: Schema = {"type": "object", "properties": properties}
     if required:
@@ -254,6 +260,7 @@ def locations_responses() -> dict[int | str, Schema]:
         402: _bing_error("The key's daily quota is used up (UTC day).", jsonp=True),
         429: _bing_error("Too many requests from this key just now.", retry=True, jsonp=True),
         500: _bing_error("The server could not complete the request.", jsonp=True),
+        503: _bing_error(UNAVAILABLE, retry=True, jsonp=True),
     }
 
 
@@ -312,7 +319,9 @@ def dataflow_responses(ok: int, description: str, job: bool = True) -> dict[int 
         400: _bing_error("A parameter or the uploaded data cannot be used."),
         401: _bing_error("The key is missing, not valid or revoked."),
         500: _bing_error("The server could not complete the request."),
-        503: _bing_error("A limit is reached (pending jobs, jobs per day, daily quota)."),
+        503: _bing_error(
+            "A limit is reached (pending jobs, jobs per day, daily quota), or " + UNAVAILABLE
+        ),
     }
     if job:
         answers[404] = _bing_error("No such job for this key.")
@@ -330,7 +339,7 @@ def dataflow_download_responses() -> dict[int | str, Schema]:
             "text/plain": STRING,
         },
     )
-    answers.pop(503)
+    answers[503] = _bing_error(UNAVAILABLE)
     return answers
 
 
@@ -357,8 +366,9 @@ def farm_responses(*codes: int) -> dict[int | str, Schema]:
         402: "The key has no credits left today.",
         404: "No match (single calls), or no such batch for this key.",
         500: "The server could not complete the request.",
+        503: UNAVAILABLE,
     }
-    return {code: _farm(text[code]) for code in (200, *codes)}
+    return {code: _farm(text[code]) for code in (200, *codes, 503)}
 
 
 def farm_batch_body(kind: str) -> Schema:
@@ -549,6 +559,7 @@ def nominatim_responses(path: str) -> dict[int | str, Schema]:
         402: response("The key's daily quota is used up.", errors),
         429: response("Too many requests just now.", errors, **{"Retry-After": INTEGER}),
         500: response("The server could not complete the request.", errors),
+        503: response(UNAVAILABLE, errors, **{"Retry-After": INTEGER}),
     }
 
 
@@ -654,7 +665,8 @@ _WEB_TEXT = {
     404: "No such job for this key (another key's job is not found either), or no such "
     "result: the job is not completed, its results expired, or it has no such row or file.",
     500: "The server could not complete the request.",
-    503: "A limit is reached: pending jobs, jobs per day, the key's daily quota or credits.",
+    503: "A limit is reached: pending jobs, jobs per day, the key's daily quota or credits; or "
+    + UNAVAILABLE,
 }
 
 
@@ -686,7 +698,7 @@ def web_responses(
     answers: dict[int | str, Schema] = {ok: response(description, content)}
     if bad is not None:
         answers[400] = response(bad, {JSON: WEB_ERROR})
-    for code in sorted({401, 500, *codes}):
+    for code in sorted({401, 500, 503, *codes}):
         answers[code] = response(_WEB_TEXT[code], {JSON: WEB_ERROR})
     return answers
 
@@ -752,14 +764,20 @@ HEALTH = obj(
     status={"type": "string", "enum": ["ok", "unavailable"]},
     index=STRING,
     runner=STRING,
+    store=STRING,
 )
 
 
 def health_responses() -> dict[int | str, Schema]:
     return {
-        200: response("The index is open and the job runner alive.", {JSON: HEALTH}),
+        200: response(
+            "The index is open, the job runner alive and the data directory writable.",
+            {JSON: HEALTH},
+        ),
         503: response(
-            "The index or the runner is not usable; the body says which.", {JSON: HEALTH}
+            "The index, the runner or the data directory (`store`: full, read-only, gone) is "
+            "not usable; the body says which.",
+            {JSON: HEALTH},
         ),
     }
 

@@ -162,7 +162,7 @@ router = APIRouter(tags=["Operations"])
 
 @router.get(
     "/healthz",
-    summary="Health: index present, job runner alive",
+    summary="Health: index present, job runner alive, data directory writable",
     responses=openapi.health_responses(),
 )
 def healthz(request: Request) -> Response:
@@ -171,12 +171,15 @@ def healthz(request: Request) -> Response:
         data_set_files(state.settings.index_dir) if state.settings.index_dir.is_dir() else []
     )
     alive: Callable[[], bool] = state.runner_alive
+    store: JobStore = state.service.store
+    fault = store.disk.fault(write=True)
     body: dict[str, Any] = {
         "status": "ok",
         "index": f"{len(index_files)} data sets" if index_files else "no index",
         "runner": "alive" if alive() else "not running",
+        "store": fault or "writable",
     }
-    if not index_files or not alive():
+    if not index_files or not alive() or fault is not None:
         body["status"] = "unavailable"
         return JSONResponse(body, 503)
     return JSONResponse(body)

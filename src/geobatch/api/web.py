@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from geobatch.api import openapi
 from geobatch.api.bing import OpenFileResponse
+from geobatch.api.faults import store_unavailable
 from geobatch.api.openapi import (
     CONFIDENCES,
     WEB_CONFIG,
@@ -47,7 +48,13 @@ from geobatch.formats.batch import BatchRow, Outcome
 from geobatch.formats.bing import INPUT_FORMATS
 from geobatch.formats.csvbatch import DIRECTIONS, MAPPING
 from geobatch.formats.inspect import inspect_sample
-from geobatch.jobs.errors import BadJobRequest, JobNotFound, LimitExceeded, NotAuthenticated
+from geobatch.jobs.errors import (
+    BadJobRequest,
+    JobNotFound,
+    LimitExceeded,
+    NotAuthenticated,
+    StoreUnavailable,
+)
 from geobatch.jobs.farm import FarmService
 from geobatch.jobs.keys import used_today
 from geobatch.jobs.kinds import BING, CSV
@@ -78,11 +85,17 @@ def status_of(exc: Exception) -> int:
         return 401
     if isinstance(exc, JobNotFound):
         return 404
-    if isinstance(exc, LimitExceeded):
+    if isinstance(exc, LimitExceeded | StoreUnavailable):
         return 503
     if isinstance(exc, InputError):
         return 400
     return 500
+
+
+def _unavailable(fault: StoreUnavailable) -> Response:
+    response = json_response({"error": str(fault)}, 503)
+    response.headers["Retry-After"] = str(fault.retry_after)
+    return response
 
 
 class WebRoute(APIRoute):
@@ -101,11 +114,17 @@ class WebRoute(APIRoute):
                 status = status_of(exc)
                 if status == 500:
                     log.error("%s failed: %s", request.url.path, exc)
+                if isinstance(exc, StoreUnavailable):
+                    store_unavailable(request, exc)  # logs it
+                    return _unavailable(exc)
                 return json_response({"error": str(exc)}, status)
             except RequestValidationError as exc:
                 where = ", ".join(str(error.get("loc", ("", "?"))[-1]) for error in exc.errors())
                 return json_response({"error": f"not a valid value: {where}"}, 400)
-            except Exception:
+            except Exception as exc:
+                fault = store_unavailable(request, exc)
+                if fault is not None:
+                    return _unavailable(fault)
                 log.exception("unexpected error on %s", request.url.path)
                 return json_response({"error": "the server could not complete the request"}, 500)
 

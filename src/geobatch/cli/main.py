@@ -814,7 +814,7 @@ def keys_group() -> None:
 
 def _open_store(state: _State, data_dir: Path | None) -> JobStore:
     root = data_dir or checks.data_directory(state.settings.data_dir, "GEOBATCH_DATA_DIR")
-    return JobStore(DataPaths(root).create().database)
+    return JobStore(DataPaths(root).create().database, state.settings.min_free_mb)
 
 
 @keys_group.command("create")

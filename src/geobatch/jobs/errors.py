@@ -32,3 +32,10 @@ class BadJobRequest(InputError):
 
 class OutOfCredits(LimitExceeded):
     """The key's daily credits cannot pay for this request (Geocode.Farm's 402)."""
+
+
+class StoreUnavailable(GeobatchError):
+    """The data directory cannot be used right now (read-only, immutable, full, gone): the
+    request is refused with 503 and the reason; it works again once the disk does."""
+
+    retry_after = 30  # seconds a client is told to wait (the Retry-After header)

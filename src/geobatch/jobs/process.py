@@ -187,7 +187,7 @@ def _child_main(args: _ChildArgs, wake: Flag, stopping: Flag) -> None:
     with only_runner(paths.runner_lock, stopping) as held:
         if not held:
             return
-        store = JobStore(paths.database)
+        store = JobStore(paths.database, args.settings.min_free_mb)
         runner = JobRunner(
             store,
             args.settings,

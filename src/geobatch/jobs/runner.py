@@ -15,6 +15,15 @@ task lost with its worker, or a runner killed mid-job, costs that block a second
 lost or doubled row. A job whose tasks keep failing (the cluster is gone) is tried again with
 a growing pause, then aborted with the reason.
 
+A runner process that dies (killed from outside, or by a job's row) leaves the blocks it had in
+hand recorded in the store; the next runner runs them again alone, then row by row, and aborts a
+job only when one of its rows was alone in hand at two deaths (:mod:`geobatch.jobs.blocks`).
+
+When the data directory cannot be used (full, read-only, gone: the store raises
+:class:`StoreUnavailable`), no job is blamed: the runner forgets the tasks in hand (their rows
+stay unanswered) and pauses, the pause doubling from a second to a minute, until the disk is
+usable again.
+
 A job can end under the runner: cancelled (Aborted) or deleted by its owner, which the store
 does at once (its rows deleted, so no answer can be stored nor usage counted for it any more).
 At its next look at the store the runner lets go of it: its tasks not yet started are cancelled,
@@ -32,6 +41,7 @@ import logging
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -43,6 +53,8 @@ from geobatch.batch.worker import IndexLocation
 from geobatch.config import Settings
 from geobatch.errors import GeobatchError
 from geobatch.formats.batch import BatchCodec
+from geobatch.jobs.blocks import ROW_CRASHES, BlockLedger, Culprit, Suspect
+from geobatch.jobs.errors import StoreUnavailable
 from geobatch.jobs.keys import usage_day
 from geobatch.jobs.kinds import PREPAID_KINDS
 from geobatch.jobs.paths import DataPaths
@@ -51,10 +63,13 @@ from geobatch.jobs.store import ACTIVE, Job, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_JOB_ATTEMPTS", "MAX_RUNNER_DEATHS", "JobRunner", "TooManyEntities"]
+__all__ = ["MAX_JOB_ATTEMPTS", "JobRunner", "TooManyEntities"]
 
 DAY = 86_400.0
-RETRY_SECONDS = 10.0  # after an unexpected error (index unusable, disk full) try again later
+# After an unexpected error, or while the data directory cannot be used, the runner pauses:
+# from this, doubling each time it happens again in a row, up to the cap.
+PAUSE_SECONDS = 1.0
+MAX_PAUSE_SECONDS = 60.0
 REFRESH_SECONDS = 1.0  # how often the store is read for new jobs while working
 CHECK_SECONDS = 1.0  # how often, while waiting for tasks, the executor is checked
 WAIT_SECONDS = 0.05  # the longest the loop sleeps while tasks or steps run
@@ -62,11 +77,6 @@ WAIT_SECONDS = 0.05  # the longest the loop sleeps while tasks or steps run
 # full, its tasks lost with the cluster) is aborted; between tries the pause doubles from this.
 MAX_JOB_ATTEMPTS = 5
 BACKOFF_SECONDS = 1.0
-# A job during which the runner process died this many times (killed for memory, crashed) is
-# aborted: its server restarts the runner, which would otherwise take the same job up again,
-# for ever, and the jobs queued behind it would never run. Counted in the store, so it holds
-# across runner and server restarts.
-MAX_RUNNER_DEATHS = 3
 
 
 class Flag(Protocol):
@@ -117,6 +127,8 @@ class _Task:
     job_id: str
     first: int
     last: int
+    suspect: Suspect | None = None  # run again after a runner died with it in hand
+    row: int | None = None  # the one row sent, row by row
 
 
 class JobRunner:
@@ -162,6 +174,12 @@ class JobRunner:
         # Kept across take-ups of a job (run_once drops the jobs it leaves waiting).
         self._failures: dict[str, int] = {}  # consecutive failures on the server's side
         self._retry_at: dict[str, float] = {}  # monotonic time before which a job waits
+        # Blocks in hand are recorded under this runner's id (see geobatch.jobs.blocks).
+        self.runner_id = uuid.uuid4().hex
+        self.blocks = BlockLedger(store)
+        self._crashes_counted = False
+        self._suspects: dict[str, list[Suspect]] = {}  # by job, in input order
+        self._pauses = 0  # pauses in a row (unexpected errors, disk faults)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -188,6 +206,10 @@ class JobRunner:
         self._close_executor()
         for active in list(self._active.values()):
             self._drop(active)
+        try:
+            self.blocks.release_all(self.runner_id)  # stopped in order: not a crash
+        except (StoreUnavailable, sqlite3.Error) as exc:
+            log.warning("could not record that the runner stopped: %s", exc)
 
     def run_forever(self) -> None:
         """Work until stopped: jobs as they come (woken by :meth:`wake`), the sweep when due."""
@@ -195,15 +217,50 @@ class JobRunner:
             try:
                 self.sweep_if_due()
                 busy = self._cycle()
-            except Exception:
-                log.exception("job runner error; retrying in %.0f s", RETRY_SECONDS)
-                self._reset()
-                self._wake.wait(RETRY_SECONDS)
-                self._wake.clear()
+            except StoreUnavailable as exc:
+                self._pause(f"the data directory cannot be used: {exc}", exc)
                 continue
+            except Exception as exc:
+                self._pause("job runner error", exc)
+                continue
+            if self._pauses:
+                log.warning("the job runner works again")
+                self._pauses = 0
             if not busy:
                 self._wake.wait(self._idle_seconds())
-        self._drain()
+        try:
+            self._drain()
+        except (StoreUnavailable, sqlite3.Error):
+            self._forget_tasks()
+
+    def _pause(self, what: str, exc: Exception) -> None:
+        """Forget the tasks in hand (their rows stay unanswered, so they run again) and wait,
+        longer each time in a row; nothing is counted against the jobs."""
+        seconds = min(PAUSE_SECONDS * 2**self._pauses, MAX_PAUSE_SECONDS)
+        self._pauses += 1
+        if isinstance(exc, StoreUnavailable):
+            log.error("%s; the job runner pauses for %.0f s", what, seconds)
+        else:
+            log.exception("%s; the job runner pauses for %.0f s", what, seconds)
+        self._forget_tasks()
+        if not isinstance(exc, StoreUnavailable):
+            self._close_executor()  # it may be what failed
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+    def _forget_tasks(self) -> None:
+        """Drop the tasks in hand without storing anything (the store may be unusable)."""
+        for future in list(self._in_flight):
+            future.cancel()
+        self._in_flight.clear()
+        for job_id, active in list(self._active.items()):
+            active.in_flight = 0
+            active.cursor, active.exhausted = -1, False
+            if active.gone and not active.decoding and not active.finishing:
+                del self._active[job_id]
+                self._rows_spec.pop(job_id, None)
+                self._suspects.pop(job_id, None)
+        self._crashes_counted = False  # records of tasks forgotten: given back on recovery
 
     def _idle_seconds(self) -> float:
         """How long to sleep with nothing to do: until the next job's retry, at most a minute."""
@@ -258,41 +315,60 @@ class JobRunner:
     def _ready(self, active: _Active, now: float) -> bool:
         return self._retry_at.get(active.job.id, 0.0) <= now
 
+    def _suspect_of(self, active: _Active) -> Suspect | None:
+        found = self._suspects.get(active.job.id)
+        return found[0] if found else None
+
     def _steps_running(self) -> bool:
         return bool(self.steps.running("decode") or self.steps.running("finish"))
 
     def _refresh(self, once: bool) -> None:
         """Take up active jobs not yet held; forget held ones that are no longer active."""
         self._last_refresh = time.monotonic()
+        culprits: dict[str, Culprit] = {}
+        if not self._crashes_counted:
+            # Blocks of a runner that died are counted against themselves; this runner's own
+            # records left by forgotten tasks are given back.
+            self.blocks.release_all(self.runner_id)
+            culprits = {c.job_id: c for c in self.blocks.count_crashes(self.runner_id)}
+            self._crashes_counted = True
         jobs = {job.id: job for job in self.store.active_jobs()}
         for job_id, active in list(self._active.items()):
             if job_id not in jobs:
                 self._let_go(active)
         for job_id, job in jobs.items():
-            if job_id in self._active:
+            culprit = culprits.get(job_id)
+            if job_id in self._active and culprit is None:
                 continue
-            deaths = self.store.enter_job(job_id)
-            active = _Active(job, self.codecs.get(job.kind))
+            active = self._active.get(job_id) or _Active(job, self.codecs.get(job.kind))
             self._active[job_id] = active
-            if deaths >= MAX_RUNNER_DEATHS:
-                self._abort(
-                    active,
-                    f"the job runner stopped {deaths} times while working on this job (out of "
-                    "memory, or a crash); it is not tried again: split it into smaller jobs, or "
-                    "tell the server's operator",
-                )
+            self._suspects[job_id] = self.blocks.suspects(job_id)
+            if culprit is not None:
+                self._abort(active, self._culprit_message(culprit))
             elif active.codec is None and not job.decoded:
                 self._abort(active, f"this server has no codec for {job.kind!r} jobs")
             elif job.decoded and job.status is JobStatus.PENDING:
                 self.store.start_processing(job_id)  # a job stored decoded (a Farm batch)
 
+    def _culprit_message(self, culprit: Culprit) -> str:
+        try:
+            found = self.store.result_row(culprit.job_id, culprit.seq)
+        except (StoreUnavailable, sqlite3.Error):
+            found = None
+        entity = f"entity {culprit.seq + 1} of the upload"
+        if found is not None and found[0].id:
+            entity += f" (Id {found[0].id!r})"
+        return (
+            f"the job runner stopped {culprit.crashes} times while working on this job, "
+            f"{ROW_CRASHES} of them with only {entity} in hand; the job is stopped "
+            "so that other jobs can run: remove or fix that entity and submit the job again, "
+            "or tell the server's operator"
+        )
+
     def _drop(self, active: _Active) -> None:
         self._active.pop(active.job.id, None)
         self._rows_spec.pop(active.job.id, None)
-        try:
-            self.store.leave_job(active.job.id)
-        except sqlite3.Error:
-            log.exception("job %s: could not record that the runner left it", active.job.id)
+        self._suspects.pop(active.job.id, None)
 
     def _abort(self, active: _Active, message: str) -> None:
         abort_job(self.store, self.settings, active.job.id, message, self.clock())
@@ -340,6 +416,9 @@ class JobRunner:
         job_id = active.job.id
         active.exhausted = False
         active.cursor = -1  # rows of lost tasks are read again
+        # A full, read-only or vanished data directory is no job's fault: the whole runner
+        # pauses (run_forever) instead of counting tries against each job.
+        self.store.disk.check(write=True)
         if self._retry_at.get(job_id, 0.0) > time.monotonic():
             log.warning("job %s: %s (in the attempt that failed already)", job_id, message)
             return
@@ -473,6 +552,14 @@ class JobRunner:
         executor = self._executor_open()
         if executor is None:
             return
+        if any(self._suspects.get(a.job.id) for a in wanting):
+            # Blocks a runner died with in hand run alone, so a death now says which it was.
+            if not self._in_flight:
+                for active in wanting:
+                    suspect = self._suspect_of(active)
+                    if suspect is not None and self._submit_suspect(executor, active, suspect):
+                        break
+            return
         window = 2 * executor.slots
         while wanting and len(self._in_flight) < window:
             served: set[int] = set()
@@ -499,16 +586,76 @@ class JobRunner:
         if not rows:
             active.exhausted = True
             return False
+        task = _Task(active.job.id, rows[0][0], rows[-1][0])
+        if not self._send(executor, active, task, rows):
+            return False
+        active.cursor = rows[-1][0]
+        return True
+
+    def _submit_suspect(self, executor: Executor, active: _Active, suspect: Suspect) -> bool:
+        """Send a suspect block again, alone: whole the first time, then row by row."""
+        job_id = active.job.id
+        try:
+            width = suspect.last - suspect.first + 1
+            rows = self.store.unanswered_raw(job_id, suspect.first - 1, width)
+        except (sqlite3.Error, OSError) as exc:
+            self._trouble(active, str(exc))
+            return False
+        rows = [row for row in rows if row[0] <= suspect.last]
+        if not rows:  # answered before its runner died
+            self.blocks.done(job_id, suspect.first)
+            self._suspects[job_id].remove(suspect)
+            return False
+        task = _Task(job_id, rows[0][0], rows[-1][0], suspect)
+        if suspect.row_by_row:
+            rows = [next((r for r in rows if r[0] == suspect.row), rows[0])]
+            task.row = task.first = task.last = rows[0][0]
+            self.blocks.sent_row(suspect, rows[0][0], self.runner_id)
+        return self._send(executor, active, task, rows)
+
+    def _send(
+        self, executor: Executor, active: _Active, task: _Task, rows: list[tuple[int, str]]
+    ) -> bool:
+        """Record the block as in hand (unless a suspect's row, recorded already) and submit."""
+        if task.row is None:
+            first = task.first if task.suspect is None else task.suspect.first
+            self.blocks.sent(task.job_id, first, task.last, self.runner_id)
         try:
             future = executor.submit(answer_rows, self._spec(active), rows)
         except ExecutorLost as exc:
+            self._give_back(task)
             self._close_executor()
             self._trouble(active, str(exc))
             return False
-        active.cursor = rows[-1][0]
         active.in_flight += 1
-        self._in_flight[future] = _Task(active.job.id, rows[0][0], rows[-1][0])
+        self._in_flight[future] = task
         return True
+
+    def _give_back(self, task: _Task) -> None:
+        """The task came back without answers: its block is no longer in hand."""
+        first = task.first if task.suspect is None else task.suspect.first
+        self.blocks.given_back(task.job_id, first)
+
+    def _stored(self, task: _Task) -> None:
+        """The task's answers are stored: forget its record (a suspect row's block is kept
+        while it has rows left)."""
+        suspect = task.suspect
+        if suspect is None:
+            self.blocks.done(task.job_id, task.first)
+            return
+        suspects = self._suspects.get(task.job_id, [])
+        if task.row is not None and task.row < suspect.last:
+            left = self.store.unanswered_raw(task.job_id, task.row, 1)
+            if left and left[0][0] <= suspect.last:
+                self.blocks.given_back(task.job_id, suspect.first)  # keeps its count
+                if suspect in suspects:
+                    suspects[suspects.index(suspect)] = Suspect(
+                        suspect.job_id, suspect.first, suspect.last, suspect.crashes, None
+                    )
+                return
+        self.blocks.done(task.job_id, suspect.first)
+        if suspect in suspects:
+            suspects.remove(suspect)
 
     def _spec(self, active: _Active) -> RowsSpec:
         spec = self._rows_spec.get(active.job.id)
@@ -541,6 +688,7 @@ class JobRunner:
                 records = future.result()
             except Exception as exc:
                 reason = str(exc) or type(exc).__name__
+                self._give_back(task)
                 self._trouble(active, f"geocoding rows {task.first}-{task.last} failed: {reason}")
                 continue
             job = active.job
@@ -549,8 +697,10 @@ class JobRunner:
             try:
                 self.store.store_records(job, records, day)
             except (sqlite3.Error, OSError) as exc:
+                self._give_back(task)
                 self._trouble(active, str(exc))  # the rows stay unanswered: sent again
                 continue
+            self._stored(task)
             self._failures.pop(job.id, None)
 
     def _check_executor(self) -> None:
@@ -568,6 +718,7 @@ class JobRunner:
             for future in list(self._in_flight):
                 future.cancel()
                 task = self._in_flight.pop(future)
+                self._give_back(task)
                 active = self._active.get(task.job_id)
                 if active is not None:
                     active.in_flight -= 1
@@ -584,19 +735,13 @@ class JobRunner:
         for future in list(self._in_flight):
             future.cancel()
             task = self._in_flight.pop(future)
+            self._give_back(task)
             active = self._active.get(task.job_id)
             if active is not None:
                 active.in_flight -= 1
                 active.cursor, active.exhausted = -1, False
                 if active.gone:
                     self._let_go(active)
-
-    def _reset(self) -> None:
-        """After an unexpected error: forget the tasks in hand and the executor."""
-        self._drain()
-        self._close_executor()
-        for active in list(self._active.values()):
-            active.cursor, active.exhausted = -1, False
 
     # --- retention ---------------------------------------------------------------------------
 

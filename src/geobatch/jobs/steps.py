@@ -27,6 +27,7 @@ from geobatch.batch.lifeline import die_with_parent
 from geobatch.config import Settings
 from geobatch.errors import InputError
 from geobatch.formats.batch import BatchCodec, Outcome
+from geobatch.jobs.errors import StoreUnavailable
 from geobatch.jobs.paths import DataPaths
 from geobatch.jobs.results import render_result
 from geobatch.jobs.store import ACTIVE, Job, JobCancelled, JobStore
@@ -98,8 +99,8 @@ def decode_job(
         message = f"the upload is not UTF-8 text ({exc.reason} at byte {exc.start})"
         abort_job(store, settings, job.id, message, now())
         return
-    except (sqlite3.Error, OSError):
-        raise  # the server's trouble, not the file's: retried later
+    except (sqlite3.Error, OSError, StoreUnavailable):
+        raise  # the server's trouble (a full disk, say), not the file's: retried later
     except Exception as exc:
         # Anything else raised while reading the user's file (a parser's own error, an XML
         # bomb refused by defusedxml) is about that file: abort rather than retry forever.
@@ -325,10 +326,10 @@ def _step_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops us in order
     die_with_parent()
     logging.basicConfig(level=log_level or logging.WARNING)
-    store = JobStore(DataPaths(settings.data_dir).database)
+    store = JobStore(DataPaths(settings.data_dir).database, settings.min_free_mb)
     try:
         run_step(store, settings, codec, kind, job, time.time)
-    except (sqlite3.Error, OSError):
+    except (sqlite3.Error, OSError, StoreUnavailable):
         log.exception("job %s: %s step failed", job.id, kind)
         raise SystemExit(SERVER_TROUBLE_EXIT) from None
     finally:

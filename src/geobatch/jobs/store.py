@@ -1,9 +1,13 @@
 """The job store: jobs, their rows and answers, API keys and usage, in one SQLite file.
 
 WAL mode lets the API read while the runner writes; every thread gets its own connection, and
-every write is one short transaction. The unit of progress is a chunk of rows: its answers, the
-job's processed/failed counts and the key's usage move together in one transaction, so a server
-killed at any moment restarts with no row lost or counted twice.
+every write is one short transaction. Every access first checks that the data directory can be
+used (:mod:`geobatch.jobs.diskcheck`: SQLite would crash the process on a read-only or
+immutable one), and a disk fault is raised as :class:`StoreUnavailable` with the reason.
+
+The unit of progress is a chunk of rows: its answers, the job's processed/failed counts and the
+key's usage move together in one transaction, so a server killed at any moment restarts with no
+row lost or counted twice.
 
 A key's daily allowance is never overspent, however many jobs it submits at once. A job charged
 as its rows are geocoded (a Bing or CSV job) sets aside (``reserved``) as many entities as its
@@ -23,7 +27,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -42,6 +46,13 @@ from geobatch.formats.serialize import (
     header_to_dict,
     row_from_dict,
     row_to_dict,
+)
+from geobatch.jobs.diskcheck import (
+    DEFAULT_MIN_FREE_MB,
+    DiskCheck,
+    abandon,
+    close_at_exit,
+    disk_fault_of,
 )
 from geobatch.jobs.errors import LimitExceeded, OutOfCredits
 from geobatch.model import Answer
@@ -82,7 +93,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     completed REAL,
     expires REAL,                       -- results are deleted after this
     purged INTEGER NOT NULL DEFAULT 0,  -- 1 once the results are deleted
-    unfinished INTEGER NOT NULL DEFAULT 0, -- runner attempts that never came back (crashes)
+    unfinished INTEGER NOT NULL DEFAULT 0, -- unused (crashes are counted per block: jobs/blocks.py)
     reserved INTEGER NOT NULL DEFAULT 0 -- allowance set aside for rows not geocoded (if active)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key_id, created);
@@ -235,10 +246,13 @@ def _job(row: sqlite3.Row) -> Job:
 
 
 class JobStore:
-    """Open (creating if needed) the store at ``path``; safe to share between threads."""
+    """Open (creating if needed) the store at ``path``; safe to share between threads.
 
-    def __init__(self, path: Path) -> None:
+    Writes are refused while less than ``min_free_mb`` is free on its disk."""
+
+    def __init__(self, path: Path, min_free_mb: int = DEFAULT_MIN_FREE_MB) -> None:
         self.path = path
+        self.disk = DiskCheck(path, min_free_mb)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -252,10 +266,15 @@ class JobStore:
             con.execute("ALTER TABLE jobs ADD COLUMN unfinished INTEGER NOT NULL DEFAULT 0")
         if "reserved" not in columns:
             con.execute("ALTER TABLE jobs ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0")
+        self.disk.remember()
+        close_at_exit(self)
 
     # --- connections -------------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self, write: bool = False) -> sqlite3.Connection:
+        """This thread's connection, once the data directory is found fit for a read (or, with
+        ``write``, a write); raises :class:`StoreUnavailable` when it is not."""
+        self.disk.check(write)
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
         if con is None:
             # isolation_level=None: transactions are opened explicitly, and reads don't hold one.
@@ -273,25 +292,48 @@ class JobStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; IMMEDIATE so two writers queue instead of failing midway."""
-        con = self._connection()
-        con.execute("BEGIN IMMEDIATE")
+        """One write transaction; IMMEDIATE so two writers queue instead of failing midway.
+
+        The disk is looked at again just before COMMIT, which is when SQLite writes to its WAL
+        index; an I/O error (disk full, read-only) is raised as :class:`StoreUnavailable`."""
+        con = self._connection(write=True)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
         try:
             yield con
-        except BaseException:
-            con.execute("ROLLBACK")
+            self.disk.check(write=True)
+            con.execute("COMMIT")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):  # a failed COMMIT may have rolled back already
+                con.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._translated(exc) from exc
             raise
-        con.execute("COMMIT")
+
+    def _translated(self, exc: sqlite3.Error) -> Exception:
+        """A disk fault as :class:`StoreUnavailable`; any other error as it is."""
+        return disk_fault_of(exc, self.disk) or exc
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self._connection().execute(sql, params).fetchall()
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
 
     def close(self) -> None:
-        """Close every connection this store opened (in any thread)."""
+        """Close every connection this store opened (in any thread) -- unless the data directory
+        is read-only, immutable or gone: closing writes SQLite's WAL index, which would crash the
+        process there, so they are left open for good (:func:`~geobatch.jobs.diskcheck.abandon`).
+        Called at interpreter exit too."""
         with self._lock:
             connections, self._all = self._all, []
-        for con in connections:
-            con.close()
+        if connections and self.disk.fault(write=False) is not None:
+            abandon(connections)
+        else:
+            for con in connections:
+                con.close()
         self._local = threading.local()
 
     # --- keys --------------------------------------------------------------------------------
@@ -389,7 +431,7 @@ class JobStore:
         Read-only and outside any transaction: a cheap early refusal, before an upload is
         received. :meth:`create_job` repeats the check atomically with the insert.
         """
-        _check_job_limits(self._connection(), key_id, kind, limits)
+        _check_job_limits(self._connection(write=True), key_id, kind, limits)
 
     def create_stored_job(self, job: StoredJob, charge: Charge) -> tuple[Job, int]:
         """Charge the key and insert a Pending job with all its rows, in one transaction: either
@@ -440,21 +482,6 @@ class JobStore:
         return [_job(row) for row in rows]
 
     # --- decoding ----------------------------------------------------------------------------
-
-    def enter_job(self, job_id: str) -> int:
-        """The runner starts working on a job: returns how many earlier attempts never came
-        back (the runner was killed or crashed while on it; see :meth:`leave_job`)."""
-        with self.transaction() as con:
-            con.execute("UPDATE jobs SET unfinished = unfinished + 1 WHERE id = ?", (job_id,))
-            row = con.execute("SELECT unfinished FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return int(row[0]) - 1 if row else 0
-
-    def leave_job(self, job_id: str) -> None:
-        """The runner is done with a job for now, in whatever way Python saw it end."""
-        with self.transaction() as con:
-            con.execute(
-                "UPDATE jobs SET unfinished = MAX(unfinished - 1, 0) WHERE id = ?", (job_id,)
-            )
 
     def start_processing(self, job_id: str) -> None:
         """A Pending job is being worked on (a decoded job skips :meth:`start_decode`)."""

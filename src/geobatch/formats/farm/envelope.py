@@ -74,6 +74,7 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
     404: ("VALID", "INVALID", "No such batch, or it is not yours."),
     429: ("VALID", "VALID", "Rate limit exceeded."),
     500: ("VALID", "VALID", "An unexpected error occurred. Contact support if issue persists."),
+    503: ("VALID", "VALID", "The service is unavailable right now; try again later."),
 }
 ERROR_STATUS_CODES = frozenset(_ERRORS)
 
@@ -145,7 +146,7 @@ def render_error(
     endpoint: FarmEndpoint = FarmEndpoint.BATCH_FORWARD,
     user: FarmUser | None = None,
 ) -> JsonObject:
-    """The body of a 400/401/402/404/429/500 reply: LEGAL, STATUS (``FAILED``, no credit used),
+    """The body of a 400/401/402/404/429/500/503 reply: LEGAL, STATUS (``FAILED``, no credit used),
     USER when ``user`` is given and the status is not 401, and our one addition,
     ``STATUS.error``: what went wrong in words (the spec's own meaning when ``message`` is None).
 
