@@ -163,6 +163,7 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
         and other.evidence.entity_type is EntityType.POPULATED_PLACE
         and top.evidence.entity_type is EntityType.POPULATED_PLACE
         and _same_support(top.evidence, other.evidence)
+        and (_bare_name(top.evidence) or _village_in_scope(top, other))
     ):
         # "Paris": Paris, Texas is no rival of Paris, France, a hundred times larger, when the
         # query says nothing more for one than for the other ("Salem, IN": Indiana or India).
@@ -179,6 +180,22 @@ def _rivals(top: Candidate, other: Candidate) -> bool:
     return far > AMBIGUOUS_DISTANCE_M
 
 
+def _bare_name(ev: Evidence) -> bool:
+    """A name on its own: whoever writes just "Paris" relies on the name alone, and would have
+    named Texas for the lesser Paris; the larger namesake is what the name means."""
+    return not (ev.locality or ev.postcode or ev.admin or ev.country)
+
+
+def _village_in_scope(top: Candidate, other: Candidate) -> bool:
+    """With a scope named ("Fresno, United States", Locality + CountryRegion), the writer has
+    said which country and no more: a namesake there that is a town of its own (10,000 people
+    or more: Fresno, Texas, 19,000) is as much what the record means, however large the other,
+    and stays a rival (the answer is still the larger one, Ambiguous). A village is not
+    ("Houston, United States": Houston, Missouri has 3,500). A scope word that reads as two
+    areas is no shared scope ("Georgetown, DE": Delaware, or Demerara-Mahaica in Guyana)."""
+    return other.population < _TOWN_POPULATION and other.country_code == top.country_code
+
+
 def _same_support(a: Evidence, b: Evidence) -> bool:
     return (a.locality, a.postcode, a.admin, a.country, a.conflicts) == (
         b.locality, b.postcode, b.admin, b.country, b.conflicts,
@@ -187,6 +204,8 @@ def _same_support(a: Evidence, b: Evidence) -> bool:
 
 # A town of one name this many times smaller than the answer is no rival of it.
 _IMPORTANCE_RATIO = 20
+# Where the gazetteer's villages end and its towns begin (sources/geonames.py).
+_TOWN_POPULATION = 10_000
 
 # Metres per degree of latitude, a hair short: two points are at least this times their
 # latitude difference apart (the great circle is no shorter than the meridian), with a margin
