@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geobatch.geocode import forward
+from geobatch.geocode.forward import NeedFullRead, ranking
 from geobatch.geocode.geocoder import Geocoder
-from geobatch.geocode.query import NeedFullRead
 from geobatch.index import build, layout
 from geobatch.index.build import MIN_MEMORY_MB, import_source
 from geobatch.index.container import Container
@@ -171,9 +170,9 @@ def test_a_name_of_many_towns_is_read_in_the_town_asked_with_the_same_answers(
             t=r["STREET"][:3] + r["STREET"][4:],  # a typo
         )  # fmt: skip
         request = GeocodeRequest(query=text)
-        whole = forward._geocode(request, vocab, narrow=False)
+        whole = ranking.answer(request, vocab, narrow=False)
         try:
-            first = forward._geocode(request, vocab, narrow=True)
+            first = ranking.answer(request, vocab, narrow=True)
             narrowed += 1
         except NeedFullRead:
             continue

@@ -7,7 +7,7 @@ import pytest
 
 from geobatch.geocode.geocoder import Geocoder
 from geobatch.index.spatial import haversine_m
-from geobatch.model import Confidence, EntityType, GeocodeRequest
+from geobatch.model import Confidence, EntityType, GeocodeRequest, MatchCode
 
 PLACE, COUNTRY = EntityType.POPULATED_PLACE, EntityType.COUNTRY
 
@@ -71,6 +71,47 @@ def test_the_largest_or_confirmed_namesake_is_high(builtin_geocoder: Geocoder, q
 def test_namesakes_of_a_size_stay_ambiguous(builtin_geocoder: Geocoder, query: str) -> None:
     best = builtin_geocoder.geocode(query).best
     assert best is not None and best.confidence is not Confidence.HIGH
+
+
+@pytest.mark.parametrize(
+    ("request_", "admin1"),
+    [
+        # Fresno, Texas (19,000) is a town of its own in the country the query names
+        (GeocodeRequest(query="Fresno, United States"), "California"),
+        (GeocodeRequest(locality="Fresno", country="United States"), "California"),
+        (GeocodeRequest(query="Kawasaki, Japan"), "Kanagawa"),  # Kawasaki, Fukuoka: 17,000
+        # "DE" is Delaware, and Demerara-Mahaica in Guyana: no scope the two share
+        (GeocodeRequest(query="Georgetown, DE"), "Demerara-Mahaica"),
+    ],
+)
+def test_a_town_of_one_name_in_the_named_scope_is_a_rival(
+    builtin_geocoder: Geocoder, request_: GeocodeRequest, admin1: str
+) -> None:
+    """The larger place is still the answer, but the query cannot tell it from a town of the
+    same name in the scope it names: Ambiguous, never High (bench_places.py counted these
+    three "City, Country" answers and one "City, ST" as wrong High)."""
+    answer = builtin_geocoder.geocode(request_)
+    best = answer.best
+    assert best is not None and best.address.admin_district == admin1
+    assert MatchCode.AMBIGUOUS in best.match_codes
+    assert best.confidence is Confidence.MEDIUM
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        GeocodeRequest(query="Houston, United States"),  # Houston, Missouri: a village
+        GeocodeRequest(locality="Houston", country="United States"),
+        GeocodeRequest(query="Paris, France"),
+        GeocodeRequest(query="Fresno, CA"),  # the state names one of the two
+    ],
+)
+def test_a_village_of_one_name_in_the_named_scope_is_no_rival(
+    builtin_geocoder: Geocoder, request_: GeocodeRequest
+) -> None:
+    best = builtin_geocoder.geocode(request_).best
+    assert best is not None and best.entity_type is PLACE
+    assert best.confidence is Confidence.HIGH
 
 
 def test_structured_locality_and_state(builtin_geocoder: Geocoder) -> None:

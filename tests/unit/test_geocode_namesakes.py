@@ -2,7 +2,7 @@
 on a small made-up OpenAddresses file imported with the real importer (no mocks).
 
 - A batch asks for one answer: streets that cannot come near the best one are not read
-  (``forward._street_candidates``). The answer must be the one a full read gives.
+  (``forward.streets.street_candidates``). The answer must be the one a full read gives.
 - One address with several points far apart (a farm's buildings, a register's duplicates) is
   answered with the heart of the cluster, flagged Ambiguous, never High.
 - A misspelt street found among the streets of the postcode the query names, holding its house

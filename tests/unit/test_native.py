@@ -50,9 +50,9 @@ def test_a_compiled_copy_older_than_its_source_is_stale(tmp_path: Path) -> None:
     assert native.stale_modules(package) == []
     n = len(native.NATIVE_MODULES)
     assert native.describe(package) == f"compiled with mypyc: {n} of {n} engine modules"
-    edited = native.source_of("geobatch.geocode.query", package)
+    edited = native.source_of("geobatch.geocode.forward.query", package)
     os.utime(edited, (new + 10, new + 10))  # edited (or pulled) after the build
-    assert native.stale_modules(package) == ["geobatch.geocode.query"]
+    assert native.stale_modules(package) == ["geobatch.geocode.forward.query"]
     assert "1 older than their source" in native.describe(package)
 
 

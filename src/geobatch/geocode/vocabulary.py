@@ -109,12 +109,13 @@ class Vocabulary:
     _number_values: dict[int, dict[int, int]] = field(default_factory=dict)
     _number_orders: dict[int, tuple[list[int], list[int], list[int]]] = field(default_factory=dict)
     # What query analysis found in a group of words, by (role, position, words): see
-    # query._lookup_group. Bounded; holds plain values only.
+    # forward.lookup.lookup_group. Bounded; holds plain values only.
     group_hits: dict[tuple[object, ...], object] = field(default_factory=dict)
     # The point chosen among one address's scattered points, by their rows: see
-    # forward._central_row. Bounded.
+    # forward.numbers.central_row. Bounded.
     central_rows: dict[tuple[int, ...], int] = field(default_factory=dict)
-    # What a word found among the streets of given areas (query._area_corrections). Bounded.
+    # What a word found among the streets of given areas: see forward.typos.area_corrections.
+    # Bounded.
     area_hits: dict[tuple[object, ...], tuple[tuple[int, int], ...]] = field(default_factory=dict)
     _areas: dict[tuple[str, str], Area | None] = field(default_factory=dict)
     _street_fuzzy: FuzzyKeys | None = None

@@ -9,7 +9,7 @@ what else a name in a non-Latin script needs:
   spelling anyone would type ("القاهرة" → "lqhrh"): they get none.
 - whether a letter belongs to a script written without spaces between words (Chinese,
   Japanese, Thai, Lao, Khmer, Myanmar): a query in those scripts is cut into words against the
-  index's own vocabulary (:mod:`geobatch.geocode.query`), not at spaces.
+  index's own vocabulary (:mod:`geobatch.geocode.forward.analysis`), not at spaces.
 """
 
 from __future__ import annotations
