@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from geobatch.batch import worker
+from geobatch.batch import csvtask, worker
 from geobatch.batch.csvout import LineBuilder, RowBuilder
 from geobatch.batch.csvsplit import RecordSplitter
 from geobatch.batch.csvtask import CsvSpec, geocode_slice, oversize_line
@@ -115,6 +115,22 @@ def _fake(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def rows_of(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+def test_plain_slices_are_read_as_csv_reads_them() -> None:
+    rng = random.Random(3)
+    pieces = ["", "a", " b ", "47.1", ",", ";", "\t", "\n", "\r\n", "\r", "\x00", "\u2028"]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        for delimiter in (",", ";", "\t"):
+            plain = csvtask._plain_records(text, delimiter)
+            if plain is None:
+                assert "\r" in text.replace("\r\n", "")
+                continue
+            lines = io.StringIO(text, newline="")
+            assert plain == [v for v in csv.reader(lines, delimiter=delimiter, strict=True) if v]
+    assert csvtask._plain_records('1,"a"\n', ",") is None
+    assert csvtask._plain_records("1," + "x" * (csv.field_size_limit() + 1), ",") is None
 
 
 def test_a_stray_quote_is_a_failed_row_naming_its_line(tmp_path: Path) -> None:

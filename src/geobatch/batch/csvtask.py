@@ -177,6 +177,9 @@ def _decoded_records(
     except UnicodeDecodeError:
         pass
     else:
+        plain = _plain_records(text, spec.delimiter)
+        if plain is not None:
+            return [(values, None) for values in plain]
         return [(values, fault) for values, fault, _ in _records(text, spec.delimiter, first_line)]
     # Rare: the bytes that are not UTF-8 become lone surrogates, found again in their record.
     text = data.decode("utf-8", errors="surrogateescape")
@@ -190,6 +193,23 @@ def _decoded_records(
             )
         found.append(([_repaired(value) for value in values], fault))
     return found
+
+
+def _plain_records(text: str, delimiter: str) -> list[list[str]] | None:
+    """The records of a slice without quotes, split as ``csv`` would read them (a line is a
+    record, a delimiter separates fields, a blank line is skipped); None for any other slice
+    (quotes, bare carriage returns, a field ``csv`` would refuse as too long), which
+    :func:`_records` reads. Most machine-written files are plain, and splitting is cheaper."""
+    if '"' in text:
+        return None
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return None
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if lines and max(map(len, lines)) > csv.field_size_limit():
+        return None
+    return [line.split(delimiter) for line in lines if line]
 
 
 def _has_surrogate(value: str) -> bool:
