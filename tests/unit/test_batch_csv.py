@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from geobatch.batch import worker
-from geobatch.batch.csvout import RowBuilder
+from geobatch.batch import csvtask, worker
+from geobatch.batch.csvout import LineBuilder, RowBuilder
 from geobatch.batch.csvsplit import RecordSplitter
 from geobatch.batch.csvtask import CsvSpec, geocode_slice, oversize_line
 from geobatch.batch.worker import IndexLocation
 from geobatch.formats import plaincsv
+from geobatch.formats.excelsafe import neutralise_all
 from geobatch.formats.plaincsv import ForwardColumns, ReverseColumns
 from geobatch.model import (
     Address,
@@ -116,6 +117,22 @@ def rows_of(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode(), newline="")))
 
 
+def test_plain_slices_are_read_as_csv_reads_them() -> None:
+    rng = random.Random(3)
+    pieces = ["", "a", " b ", "47.1", ",", ";", "\t", "\n", "\r\n", "\r", "\x00", "\u2028"]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        for delimiter in (",", ";", "\t"):
+            plain = csvtask._plain_records(text, delimiter)
+            if plain is None:
+                assert "\r" in text.replace("\r\n", "")
+                continue
+            lines = io.StringIO(text, newline="")
+            assert plain == [v for v in csv.reader(lines, delimiter=delimiter, strict=True) if v]
+    assert csvtask._plain_records('1,"a"\n', ",") is None
+    assert csvtask._plain_records("1," + "x" * (csv.field_size_limit() + 1), ",") is None
+
+
 def test_a_stray_quote_is_a_failed_row_naming_its_line(tmp_path: Path) -> None:
     data = b'1,"Vaduz\n2,Triesen\n3,"Sch"aan\n4,a"b\n'
     piece = geocode_slice(spec(tmp_path), data, 5)
@@ -171,6 +188,60 @@ def test_the_quick_rows_are_the_plain_codecs_rows(
     rows, status = RowBuilder(2, max_results).rows(values, answer)
     assert rows == expected
     assert status == expected[0][-2]
+
+
+_PIECES = ["", " ", "Vaduz", "9490", "-9.5", "=1+2", "@x", "+41", "a,b", "a;b", "a\tb", "a|b",
+           'say "hi"', "two\nlines", "cr\rhere", "Städtle 1, 9490 Vaduz", "-", "'"]  # fmt: skip
+
+
+def _random_text(rng: random.Random) -> str:
+    return "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 2)))
+
+
+def _random_answer(rng: random.Random) -> Answer:
+    kind = rng.random()
+    if kind < 0.1:
+        return Answer(ResultStatus.FAILED, reason=_random_text(rng))
+    if kind < 0.15:
+        return Answer(ResultStatus.NO_RESULT, reason=_random_text(rng))
+    results = []
+    for _ in range(1 if kind < 0.8 else rng.randint(1, 3)):
+        lat = rng.choice([rng.uniform(-90, 90), -0.0000001, float("nan"), float("-inf")])
+        results.append(
+            GeocodeResult(
+                point=Point(lat, rng.uniform(-180, 180)),
+                address=Address(
+                    house_number=_random_text(rng) or None,
+                    street=_random_text(rng) or None,
+                    locality=rng.choice(["Vaduz", "Schaan", None]),
+                    country_code=rng.choice(["LI", None]),
+                    formatted=_random_text(rng) or None,
+                ),
+                entity_type=rng.choice(list(EntityType)),
+                confidence=rng.choice(list(Confidence)),
+                match_codes=tuple(rng.sample(list(MatchCode), rng.randint(0, 2))),
+                bbox=BoundingBox(*(rng.uniform(-90, 90) for _ in range(4))),
+                calculation_method=rng.choice(list(CalculationMethod)),
+            )
+        )
+    return Answer(ResultStatus.OK, tuple(results))
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+@pytest.mark.parametrize("excel_safe", [True, False])
+def test_the_quick_lines_are_what_csv_writer_writes(delimiter: str, excel_safe: bool) -> None:
+    rng = random.Random(f"{delimiter}{excel_safe}")
+    for width in (1, 2, 3):
+        for max_results in (1, 2):
+            builder = LineBuilder(width, delimiter, max_results, excel_safe=excel_safe)
+            for _ in range(300):
+                values = [_random_text(rng) for _ in range(rng.randint(0, width + 1))]
+                answer = _random_answer(rng)
+                rows, status = RowBuilder(width, max_results).rows(values, answer)
+                out = io.StringIO()
+                writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+                writer.writerows([neutralise_all(r) for r in rows] if excel_safe else rows)
+                assert builder.line(values, answer) == (out.getvalue(), status)
 
 
 def test_reverse_rows_read_as_the_plain_codec_reads_them(tmp_path: Path) -> None:
