@@ -230,22 +230,35 @@ def bing_submitter(
             wait_job(svc, tally, client, key, job, until + DRAIN_TIMEOUT)
 
 
+def timed_get(
+    svc: Service, tally: Tally, client: httpx.Client, what: str, url: str, params: dict[str, str]
+) -> httpx.Response | None:
+    """A GET once the server is up; its latency is kept (``status`` or ``single``) when it is
+    answered with 200. None when it was refused (server down) or answered otherwise."""
+    svc.up.wait()
+    started = time.perf_counter()
+    try:
+        response = client.get(url, params=params)
+    except httpx.TransportError:
+        tally.refused[what] += 1
+        return None
+    if response.status_code != 200:
+        tally.unexpected[f"{what} {response.status_code}"] += 1
+        return None
+    (tally.status_ms if what == "status" else tally.single_ms).append(
+        (time.perf_counter() - started) * 1000
+    )
+    return response
+
+
 def wait_job(
     svc: Service, tally: Tally, client: httpx.Client, key: str, job: BingJob, deadline: float
 ) -> None:
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        svc.up.wait()
-        started = time.perf_counter()
-        try:
-            response = client.get(f"{svc.base}{job.url}", params={"key": key})
-        except httpx.TransportError:
-            tally.refused["status"] += 1
+        response = timed_get(svc, tally, client, "status", f"{svc.base}{job.url}", {"key": key})
+        if response is None:
             continue
-        if response.status_code != 200:
-            tally.unexpected[f"status {response.status_code}"] += 1
-            continue
-        tally.status_ms.append((time.perf_counter() - started) * 1000)
         resource = response.json()["resourceSets"][0]["resources"][0]
         job.status = resource["status"]
         if job.status in ("Pending", "Processing"):
@@ -342,17 +355,7 @@ def single_client(
                 url, params = f"{svc.base}/forward/", {"key": key, "addr": query}
             else:
                 url, params = f"{svc.base}/REST/v1/Locations", {"key": key, "q": query}
-            svc.up.wait()
-            started = time.perf_counter()
-            try:
-                response = client.get(url, params=params)
-            except httpx.TransportError:
-                tally.refused["single"] += 1
-                continue
-            if response.status_code != 200:
-                tally.unexpected[f"single {response.status_code}"] += 1
-                continue
-            tally.single_ms.append((time.perf_counter() - started) * 1000)
+            timed_get(svc, tally, client, "single", url, params)
 
 
 def killer(svc: Service, tally: Tally, until: float, mean: float, seed: int) -> None:
